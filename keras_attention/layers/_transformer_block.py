@@ -1,0 +1,169 @@
+"""What the encoder and decoder blocks share: arguments, residual wiring, config."""
+
+from __future__ import annotations
+
+import keras
+
+from keras_attention.layers import _validation
+from keras_attention.layers.feed_forward import ACTIVATIONS, FeedForward
+from keras_attention.layers.masks import _validate_window
+from keras_attention.layers.multi_head_self_attention import MultiHeadSelfAttention
+
+NORMS = ("layer", "rms")
+
+
+class TransformerBlock(keras.layers.Layer):
+    """Base of the layer-normalised residual blocks (not exported).
+
+    Every sub-layer `f` (attention, feed-forward) is wrapped as
+
+        post-LN (paper):  x = norm(x + dropout(f(x)))
+        pre-LN:           x = x + dropout(f(norm(x)))
+
+    Layer normalisation normalises each token of each example across its
+    features, unlike batch normalisation, which normalises each feature across
+    the batch: it needs no batch statistics and behaves identically at
+    training and inference time and for any batch size.
+    """
+
+    def __init__(
+        self,
+        num_heads: int,
+        intermediate_dim: int,
+        key_dim: int | None = None,
+        num_key_value_heads: int | None = None,
+        dropout: float = 0.0,
+        attention_dropout: float = 0.0,
+        activation_dropout: float = 0.0,
+        activation: str = "relu",
+        normalize_first: bool = False,
+        norm: str = "layer",
+        norm_epsilon: float = 1e-5,
+        attention_window: int | None = None,
+        use_rotary_embedding: bool = False,
+        kernel_initializer="glorot_uniform",
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = _validation.positive_int("num_heads", num_heads)
+        self.intermediate_dim = _validation.positive_int(
+            "intermediate_dim", intermediate_dim
+        )
+        self.key_dim = _validation.positive_int("key_dim", key_dim, allow_none=True)
+        self.num_key_value_heads = num_key_value_heads
+        self.dropout = _validation.rate("dropout", dropout)
+        self.attention_dropout = _validation.rate("attention_dropout", attention_dropout)
+        self.activation_dropout = _validation.rate(
+            "activation_dropout", activation_dropout
+        )
+        self.activation = _validation.choice("activation", activation, ACTIVATIONS)
+        self.normalize_first = bool(normalize_first)
+        self.norm = _validation.choice("norm", norm, NORMS)
+        if not isinstance(norm_epsilon, (int, float)) or norm_epsilon <= 0:
+            raise ValueError(
+                f"`norm_epsilon` must be a positive float. Received: "
+                f"norm_epsilon={norm_epsilon!r}"
+            )
+        self.norm_epsilon = float(norm_epsilon)
+        if attention_window is not None:
+            _validate_window(attention_window)
+        self.attention_window = attention_window
+        self.use_rotary_embedding = bool(use_rotary_embedding)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.seed = seed
+        self.supports_masking = True
+
+    # === Sub-layers ===
+
+    def _check_inputs_shape(self, name, shape):
+        if len(shape) != 3:
+            raise ValueError(
+                f"`{name}` must be a rank-3 tensor (batch, length, hidden_dim). "
+                f"Received: {name}.shape={tuple(shape)}"
+            )
+
+    def _make_attention(self, name, query_shape, context_shape=None, self_attention=True):
+        layer = MultiHeadSelfAttention(
+            num_heads=self.num_heads,
+            key_dim=self.key_dim,
+            dropout=self.attention_dropout,
+            attention_window=self.attention_window if self_attention else None,
+            num_key_value_heads=self.num_key_value_heads,
+            use_rotary_embedding=self.use_rotary_embedding and self_attention,
+            kernel_initializer=self.kernel_initializer,
+            seed=self.seed,
+            dtype=self.dtype_policy,
+            name=name,
+        )
+        layer.build(query_shape, context_shape)
+        return layer
+
+    def _make_feed_forward(self, inputs_shape):
+        layer = FeedForward(
+            self.intermediate_dim,
+            activation=self.activation,
+            dropout=self.activation_dropout,
+            kernel_initializer=self.kernel_initializer,
+            seed=self.seed,
+            dtype=self.dtype_policy,
+            name="feed_forward",
+        )
+        layer.build(inputs_shape)
+        return layer
+
+    def _make_norm(self, name, inputs_shape):
+        if self.norm == "rms":
+            layer = keras.layers.RMSNormalization(
+                epsilon=self.norm_epsilon, dtype=self.dtype_policy, name=name
+            )
+        else:
+            layer = keras.layers.LayerNormalization(
+                epsilon=self.norm_epsilon, dtype=self.dtype_policy, name=name
+            )
+        layer.build(inputs_shape)
+        return layer
+
+    def _make_dropout(self, name):
+        return keras.layers.Dropout(
+            self.dropout, seed=self.seed, dtype=self.dtype_policy, name=name
+        )
+
+    # === Residual wiring ===
+
+    def _before(self, norm, inputs):
+        return norm(inputs) if self.normalize_first else inputs
+
+    def _after(self, norm, dropout, outputs, residual, training):
+        outputs = dropout(outputs, training=training) + residual
+        return outputs if self.normalize_first else norm(outputs)
+
+    def compute_output_shape(self, inputs_shape, *args, **kwargs):
+        return inputs_shape
+
+    # === Config ===
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "intermediate_dim": self.intermediate_dim,
+                "key_dim": self.key_dim,
+                "num_key_value_heads": self.num_key_value_heads,
+                "dropout": self.dropout,
+                "attention_dropout": self.attention_dropout,
+                "activation_dropout": self.activation_dropout,
+                "activation": self.activation,
+                "normalize_first": self.normalize_first,
+                "norm": self.norm,
+                "norm_epsilon": self.norm_epsilon,
+                "attention_window": self.attention_window,
+                "use_rotary_embedding": self.use_rotary_embedding,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+                "seed": self.seed,
+            }
+        )
+        return config

@@ -1,0 +1,41 @@
+"""Argument checks shared by the layers: each error names the argument, the
+value received and what was expected."""
+
+from __future__ import annotations
+
+_ACCEPTED_INTS = (int,)
+
+
+def positive_int(name, value, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, _ACCEPTED_INTS) or value < 1:
+        expected = "a positive integer" + (" or None" if allow_none else "")
+        raise ValueError(f"`{name}` must be {expected}. Received: {name}={value!r}")
+    return int(value)
+
+
+def rate(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+        0.0 <= value < 1.0
+    ):
+        raise ValueError(
+            f"`{name}` must be a float in [0, 1). Received: {name}={value!r}"
+        )
+    return float(value)
+
+
+def choice(name, value, allowed):
+    if value not in allowed:
+        raise ValueError(
+            f"`{name}` must be one of {sorted(allowed)}. Received: {name}={value!r}"
+        )
+    return value
+
+
+def tensor_rank(name, tensor, rank, meaning):
+    if len(tensor.shape) != rank:
+        raise ValueError(
+            f"`{name}` must be a rank-{rank} tensor {meaning}. "
+            f"Received: {name}.shape={tuple(tensor.shape)}"
+        )

@@ -1,0 +1,104 @@
+"""The attention core: one scaled dot-product attention function for every layer.
+
+    Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V        (Vaswani et al., §3.2.1)
+
+Scores are dot products of queries with keys; a softmax over the keys turns each
+query's scores into weights; the output is the weighted sum of the values. All
+queries are computed at once with two batched matrix products, which is why
+self-attention parallelises where an RNN must step through time.
+"""
+
+from __future__ import annotations
+
+import math
+
+from keras import ops
+
+__all__ = ["scaled_dot_product_attention"]
+
+# Finite stand-in for -inf: exp() of it underflows to exactly 0 in float32,
+# while a fully masked row stays finite (and is then zeroed explicitly).
+_MASKED_SCORE = -1e9
+
+
+def scaled_dot_product_attention(
+    query,
+    key,
+    value,
+    attention_mask=None,
+    dropout=None,
+    training=None,
+):
+    """Scaled dot-product attention over heads.
+
+    The softmax is always computed in float32, whatever the compute dtype, so
+    `mixed_float16` and `mixed_bfloat16` models keep accurate weights. A query
+    whose keys are all masked gets all-zero weights (and a zero output), never
+    NaN. Grouped-query attention is supported: `key` and `value` may have fewer
+    heads than `query`, as long as they divide it.
+
+    Args:
+        query: tensor `(batch, heads, query_length, key_dim)`.
+        key: tensor `(batch, key_value_heads, key_length, key_dim)`.
+        value: tensor `(batch, key_value_heads, key_length, value_dim)`.
+        attention_mask: optional boolean tensor broadcastable to
+            `(batch, heads, query_length, key_length)`; a rank-3 mask
+            `(batch, query_length, key_length)` is broadcast over heads.
+            `True` keeps a weight, `False` forces it to zero.
+        dropout: optional callable `dropout(weights, training=...)` applied to
+            the attention weights (e.g. a `keras.layers.Dropout`).
+        training: bool, passed to `dropout`.
+
+    Returns:
+        Tuple `(outputs, attention_weights)`: outputs of shape
+        `(batch, heads, query_length, value_dim)` in the query's dtype and the
+        softmax weights `(batch, heads, query_length, key_length)` before
+        dropout.
+
+    Example:
+
+    >>> import numpy as np
+    >>> q = np.random.rand(2, 4, 5, 8).astype("float32")
+    >>> kv = np.random.rand(2, 4, 7, 8).astype("float32")
+    >>> outputs, weights = scaled_dot_product_attention(q, kv, kv)
+    >>> tuple(outputs.shape), tuple(weights.shape)
+    ((2, 4, 5, 8), (2, 4, 5, 7))
+
+    References:
+        Vaswani et al., "Attention Is All You Need", 2017, §3.2.1.
+        Ainslie et al., "GQA", 2023 (grouped key/value heads).
+    """
+    num_heads, num_key_value_heads = query.shape[1], key.shape[1]
+    if num_heads != num_key_value_heads:
+        if num_heads % num_key_value_heads:
+            raise ValueError(
+                "The number of query heads must be a multiple of the number of "
+                f"key/value heads. Received: query heads={num_heads}, "
+                f"key/value heads={num_key_value_heads}"
+            )
+        groups = num_heads // num_key_value_heads
+        key = ops.repeat(key, groups, axis=1)
+        value = ops.repeat(value, groups, axis=1)
+
+    # Scale the (smaller) queries rather than the scores.
+    key_dim = query.shape[-1]
+    query = query * ops.cast(1.0 / math.sqrt(key_dim), query.dtype)
+    # (batch, heads, query_length, key_length)
+    scores = ops.matmul(query, ops.swapaxes(key, -1, -2))
+    scores = ops.cast(scores, "float32")
+    if attention_mask is not None:
+        attention_mask = ops.cast(attention_mask, "bool")
+        if len(attention_mask.shape) == 3:
+            attention_mask = ops.expand_dims(attention_mask, 1)
+        scores = ops.where(attention_mask, scores, _MASKED_SCORE)
+    weights = ops.softmax(scores, axis=-1)
+    if attention_mask is not None:
+        # A fully masked row would otherwise be a uniform distribution.
+        weights = ops.where(attention_mask, weights, 0.0)
+    weights = ops.cast(weights, query.dtype)
+    attended = weights
+    if dropout is not None:
+        attended = dropout(weights, training=training)
+    # (batch, heads, query_length, value_dim)
+    outputs = ops.matmul(attended, value)
+    return outputs, weights
