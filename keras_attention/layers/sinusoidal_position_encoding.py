@@ -43,9 +43,9 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
     >>> layer = SinusoidalPositionEncoding()
     >>> outputs = layer(np.zeros((1, 3, 4), "float32"))
     >>> np.round(np.asarray(outputs[0]), 3)  # position 0 is sin(0), cos(0)
-    array([[0.   , 1.   , 0.   , 1.   ],
-           [0.841, 0.54 , 0.01 , 1.   ],
-           [0.909, 0.   , 0.02 , 1.   ]], dtype=float32)
+    array([[ 0.   ,  1.   ,  0.   ,  1.   ],
+           [ 0.841,  0.54 ,  0.01 ,  1.   ],
+           [ 0.909, -0.416,  0.02 ,  1.   ]], dtype=float32)
 
     References:
         Vaswani et al., "Attention Is All You Need", 2017, §3.5.

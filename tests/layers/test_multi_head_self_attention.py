@@ -1,0 +1,256 @@
+import numpy as np
+import pytest
+
+import keras
+
+from keras_attention.layers import MultiHeadSelfAttention
+from tests.layer_contract import check_layer_contract
+
+BATCH, LENGTH, HIDDEN, HEADS = 2, 6, 16, 4
+
+
+def _inputs(rng, length=LENGTH, hidden=HIDDEN):
+    return rng.standard_normal((BATCH, length, hidden)).astype("float32")
+
+
+def _padding(lengths, length=LENGTH):
+    return (np.arange(length)[None, :] < np.array(lengths)[:, None]).astype("int32")
+
+
+@pytest.mark.parametrize(
+    "kwargs, call_kwargs",
+    [
+        ({}, {}),
+        ({"num_key_value_heads": 2, "use_rotary_embedding": True}, {"use_causal_mask": True}),
+        ({"attention_window": 2, "dropout": 0.1, "seed": 3}, {}),
+    ],
+)
+def test_layer_contract(rng, tmp_path, kwargs, call_kwargs):
+    check_layer_contract(
+        lambda **extra: MultiHeadSelfAttention(HEADS, **kwargs, **extra),
+        _inputs(rng),
+        tmp_path,
+        call_kwargs,
+    )
+
+
+def _copy_from_keras(reference, ours):
+    """Copy a keras.layers.MultiHeadAttention's weights into our layer."""
+    q, k, v, o = (
+        reference._query_dense,
+        reference._key_dense,
+        reference._value_dense,
+        reference._output_dense,
+    )
+    weights = []
+    for dense in (q, k, v):
+        kernel, bias = (np.array(w) for w in dense.weights)
+        weights += [kernel.reshape(kernel.shape[0], -1), bias.reshape(-1)]
+    kernel, bias = (np.array(w) for w in o.weights)
+    weights += [kernel.reshape(-1, kernel.shape[-1]), bias]
+    # our weight order: query kernel/bias, key, value, output
+    ours.set_weights(weights)
+
+
+@pytest.mark.parametrize("mask_kind", ["none", "padding", "causal"])
+def test_parity_with_keras_multi_head_attention(rng, mask_kind):
+    x = _inputs(rng)
+    reference = keras.layers.MultiHeadAttention(num_heads=HEADS, key_dim=HIDDEN // HEADS)
+    ours = MultiHeadSelfAttention(num_heads=HEADS)
+    padding = _padding([LENGTH, 3])
+    if mask_kind == "padding":
+        expected = reference(x, x, query_mask=padding, value_mask=padding)
+    else:
+        expected = reference(x, x, use_causal_mask=mask_kind == "causal")
+    ours(x)
+    _copy_from_keras(reference, ours)
+    actual = ours(
+        x,
+        padding_mask=padding if mask_kind == "padding" else None,
+        use_causal_mask=mask_kind == "causal",
+    )
+    # Padded query rows are masked outputs: ours are defined as zero weights,
+    # Keras' fused path gives them uniform weights. Compare the real tokens.
+    valid = padding.astype(bool) if mask_kind == "padding" else np.ones_like(padding, bool)
+    np.testing.assert_allclose(
+        np.array(actual)[valid], np.array(expected)[valid], atol=1e-5
+    )
+
+
+def test_parity_cross_attention_with_keras(rng):
+    x, context = _inputs(rng), _inputs(rng, length=9, hidden=12)
+    context_padding = _padding([9, 4], length=9)
+    reference = keras.layers.MultiHeadAttention(num_heads=HEADS, key_dim=4)
+    ours = MultiHeadSelfAttention(num_heads=HEADS)
+    expected = reference(x, context, value_mask=context_padding)
+    ours(x, context)
+    _copy_from_keras(reference, ours)
+    actual = ours(x, context, context_padding_mask=context_padding)
+    np.testing.assert_allclose(np.array(actual), np.array(expected), atol=1e-5)
+
+
+def test_implicit_keras_mask_is_honoured(rng):
+    token_ids = np.array([[3, 4, 5, 0, 0, 0], [1, 2, 3, 4, 5, 6]])
+    embedding = keras.layers.Embedding(10, HIDDEN, mask_zero=True)
+    layer = MultiHeadSelfAttention(HEADS)
+    embedded = embedding(token_ids)
+    implicit = layer(embedded)
+    explicit = layer(embedded, padding_mask=token_ids != 0)
+    np.testing.assert_allclose(np.array(implicit), np.array(explicit), atol=1e-6)
+
+
+def test_local_attention_zeroes_weights_outside_window(rng):
+    x = _inputs(rng, length=10)
+    layer = MultiHeadSelfAttention(HEADS, attention_window=2)
+    _, scores = layer(x, return_attention_scores=True)
+    scores = np.array(scores)
+    distance = np.abs(np.arange(10)[:, None] - np.arange(10)[None, :])
+    assert np.all(scores[..., distance > 2] == 0.0)
+    assert np.all(scores[..., distance <= 2] > 0.0)
+    np.testing.assert_allclose(scores.sum(-1), 1.0, atol=1e-5)
+
+
+def test_window_covering_the_sequence_equals_global_attention(rng):
+    x = _inputs(rng)
+    local = MultiHeadSelfAttention(HEADS, attention_window=LENGTH)
+    global_ = MultiHeadSelfAttention(HEADS)
+    local(x)
+    global_(x)
+    global_.set_weights(local.get_weights())
+    np.testing.assert_allclose(np.array(local(x)), np.array(global_(x)), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"use_rotary_embedding": True}, {"num_key_value_heads": 1, "attention_window": 3}],
+)
+def test_cached_decoding_equals_full_causal_pass(rng, kwargs):
+    x = _inputs(rng)
+    layer = MultiHeadSelfAttention(HEADS, **kwargs)
+    full = np.array(layer(x, use_causal_mask=True))
+    cache = layer.initial_cache(BATCH, LENGTH + 2)
+    steps = []
+    for index in range(LENGTH):
+        output, cache = layer(
+            x[:, index : index + 1], use_causal_mask=True, cache=cache, cache_index=index
+        )
+        steps.append(np.array(output))
+    np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
+
+
+def test_cached_prefill_then_steps_under_jit(rng):
+    x = _inputs(rng)
+    layer = MultiHeadSelfAttention(HEADS)
+    full = np.array(layer(x, use_causal_mask=True))
+
+    import tensorflow as tf
+
+    @tf.function(jit_compile=True)
+    def step(tokens, cache, index):
+        return layer(tokens, use_causal_mask=True, cache=cache, cache_index=index)
+
+    cache = layer.initial_cache(BATCH, LENGTH)
+    prefill, cache = step(x[:, :3], cache, tf.constant(0))
+    outputs = [np.array(prefill)]
+    for index in range(3, LENGTH):
+        output, cache = step(x[:, index : index + 1], cache, tf.constant(index))
+        outputs.append(np.array(output))
+    np.testing.assert_allclose(np.concatenate(outputs, axis=1), full, atol=1e-5)
+
+
+def test_cross_attention_cache_equals_context(rng):
+    x, context = _inputs(rng), _inputs(rng, length=9)
+    layer = MultiHeadSelfAttention(HEADS)
+    expected = np.array(layer(x, context))
+    cache = layer.project_key_value(context)
+    actual, returned_cache = layer(x, cache=cache)
+    np.testing.assert_allclose(np.array(actual), expected, atol=1e-6)
+    assert returned_cache is cache
+
+
+def test_grouped_query_attention_equals_repeated_key_value_heads(rng):
+    x = _inputs(rng)
+    grouped = MultiHeadSelfAttention(HEADS, num_key_value_heads=2)
+    full = MultiHeadSelfAttention(HEADS)
+    grouped(x)
+    full(x)
+    head_dim = HIDDEN // HEADS
+    weights = [np.array(w) for w in grouped.get_weights()]
+
+    def repeat_heads(array):  # (..., 2 * head_dim) -> (..., 4 * head_dim)
+        heads = array.reshape(array.shape[:-1] + (2, head_dim))
+        return np.repeat(heads, 2, axis=-2).reshape(array.shape[:-1] + (HIDDEN,))
+
+    for index in (2, 3, 4, 5):  # key/value kernels and biases
+        weights[index] = repeat_heads(weights[index])
+    full.set_weights(weights)
+    np.testing.assert_allclose(
+        np.array(grouped(x, use_causal_mask=True)),
+        np.array(full(x, use_causal_mask=True)),
+        atol=1e-5,
+    )
+
+
+@pytest.mark.parametrize("dtype", ["float32", "mixed_float16", "mixed_bfloat16"])
+def test_fully_masked_rows_are_zero_not_nan(rng, dtype):
+    x = _inputs(rng)
+    layer = MultiHeadSelfAttention(HEADS, dtype=dtype, use_bias=False)
+    padding = _padding([LENGTH, 0])
+    outputs, scores = layer(x, padding_mask=padding, return_attention_scores=True)
+    outputs = np.array(keras.ops.cast(outputs, "float32"))
+    scores = np.array(keras.ops.cast(scores, "float32"))
+    assert np.all(np.isfinite(outputs)) and np.all(np.isfinite(scores))
+    assert np.all(scores[1] == 0.0) and np.all(outputs[1] == 0.0)
+
+
+def test_attention_scores_are_a_distribution(rng):
+    x = _inputs(rng)
+    _, scores = MultiHeadSelfAttention(HEADS)(
+        x, use_causal_mask=True, return_attention_scores=True
+    )
+    scores = np.array(scores)
+    np.testing.assert_allclose(scores.sum(-1), 1.0, atol=1e-5)
+    assert np.all(np.triu(scores, k=1) == 0.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"num_heads": 0}, "num_heads=0"),
+        ({"num_heads": 4, "dropout": 1.0}, "dropout=1.0"),
+        ({"num_heads": 4, "dropout": -0.1}, "dropout=-0.1"),
+        ({"num_heads": 4, "attention_window": 0}, "attention_window=0"),
+        ({"num_heads": 4, "num_key_value_heads": 3}, "num_key_value_heads=3"),
+        ({"num_heads": 4, "key_dim": 2.5}, "key_dim=2.5"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        MultiHeadSelfAttention(**kwargs)
+
+
+def test_hidden_size_not_divisible_by_heads(rng):
+    with pytest.raises(ValueError, match="hidden size=16, num_heads=3"):
+        MultiHeadSelfAttention(3)(_inputs(rng))
+
+
+def test_wrong_rank_inputs(rng):
+    with pytest.raises(ValueError, match=r"query.shape=\(2, 16\)"):
+        MultiHeadSelfAttention(HEADS)(np.zeros((2, 16), "float32"))
+
+
+def test_mask_shapes_that_do_not_fit(rng):
+    layer = MultiHeadSelfAttention(HEADS)
+    x = _inputs(rng)
+    with pytest.raises(ValueError, match=r"padding_mask.shape=\(2, 5\)"):
+        layer(x, padding_mask=np.ones((2, 5)))
+    with pytest.raises(ValueError, match=r"attention_mask.shape=\(2, 6, 7\)"):
+        layer(x, attention_mask=np.ones((2, 6, 7), bool))
+
+
+def test_bad_cache_shape(rng):
+    layer = MultiHeadSelfAttention(HEADS)
+    x = _inputs(rng)
+    layer(x)
+    with pytest.raises(ValueError, match="cache.shape"):
+        layer(x[:, :1], cache=np.zeros((BATCH, 2, 3, 8, 4), "float32"), cache_index=0)

@@ -1,0 +1,180 @@
+"""TransformerEncoderBlock and TransformerDecoderBlock (they share one base)."""
+
+import numpy as np
+import pytest
+
+import keras
+from keras import ops
+
+from keras_attention.layers import TransformerDecoderBlock, TransformerEncoderBlock
+from tests.layer_contract import check_layer_contract
+
+BATCH, LENGTH, HIDDEN = 2, 5, 16
+
+
+def _x(rng, length=LENGTH):
+    return rng.standard_normal((BATCH, length, HIDDEN)).astype("float32")
+
+
+def _np(x):
+    return ops.convert_to_numpy(x)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"normalize_first": True, "norm": "rms", "activation": "swiglu"},
+        {"dropout": 0.1, "attention_dropout": 0.1, "attention_window": 2, "seed": 1},
+    ],
+)
+def test_encoder_contract(rng, tmp_path, kwargs):
+    check_layer_contract(
+        lambda **extra: TransformerEncoderBlock(2, 32, **kwargs, **extra),
+        _x(rng),
+        tmp_path,
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs, with_encoder",
+    [({}, True), ({"normalize_first": True, "use_rotary_embedding": True}, False)],
+)
+def test_decoder_contract(rng, tmp_path, kwargs, with_encoder):
+    inputs = (_x(rng), _x(rng, 7)) if with_encoder else _x(rng)
+    check_layer_contract(
+        lambda **extra: TransformerDecoderBlock(2, 32, **kwargs, **extra), inputs, tmp_path
+    )
+
+
+def test_post_ln_wiring_matches_the_paper(rng):
+    """x1 = LN(x + Attention(x)); y = LN(x1 + FFN(x1))   (paper §3.1)."""
+    x = _x(rng)
+    block = TransformerEncoderBlock(2, 32)
+    outputs = _np(block(x))
+    x1 = block.self_attention_norm(x + block.self_attention(x))
+    expected = block.feed_forward_norm(x1 + block.feed_forward(x1))
+    np.testing.assert_allclose(outputs, _np(expected), atol=1e-5)
+
+
+def test_pre_ln_wiring(rng):
+    """x1 = x + Attention(LN(x)); y = x1 + FFN(LN(x1))."""
+    x = _x(rng)
+    block = TransformerEncoderBlock(2, 32, normalize_first=True)
+    outputs = _np(block(x))
+    x1 = x + block.self_attention(block.self_attention_norm(x))
+    expected = x1 + block.feed_forward(block.feed_forward_norm(x1))
+    np.testing.assert_allclose(outputs, _np(expected), atol=1e-5)
+
+
+def test_layer_norm_normalises_each_token_across_features(rng):
+    """Unlike batch norm, every token of every example is normalised on its own."""
+    x = _x(rng) * 10 + 3
+    block = TransformerEncoderBlock(2, 32)
+    outputs = _np(block(x))
+    np.testing.assert_allclose(outputs.mean(-1), 0.0, atol=1e-4)
+    np.testing.assert_allclose(outputs.std(-1), 1.0, atol=1e-2)
+    single = _np(block(x[:1]))  # batch size does not change a token's output
+    np.testing.assert_allclose(single, outputs[:1], atol=1e-5)
+
+
+def test_encoder_padding_hides_padded_tokens(rng):
+    x = _x(rng)
+    block = TransformerEncoderBlock(2, 32)
+    padding = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
+    changed = x.copy()
+    changed[0, 3:] = 100.0  # what sits under the padding must not matter
+    a = _np(block(x, padding_mask=padding))
+    b = _np(block(changed, padding_mask=padding))
+    np.testing.assert_allclose(a[0, :3], b[0, :3], atol=1e-5)
+
+
+def test_encoder_returns_attention_scores(rng):
+    outputs, scores = TransformerEncoderBlock(2, 32)(_x(rng), return_attention_scores=True)
+    assert tuple(scores.shape) == (BATCH, 2, LENGTH, LENGTH)
+
+
+def test_decoder_is_causal(rng):
+    x = _x(rng)
+    block = TransformerDecoderBlock(2, 32)
+    changed = x.copy()
+    changed[:, -1] += 5.0
+    np.testing.assert_allclose(_np(block(x))[:, :-1], _np(block(changed))[:, :-1], atol=1e-5)
+
+
+@pytest.mark.parametrize("normalize_first", [False, True])
+def test_decoder_cached_steps_equal_full_pass(rng, normalize_first):
+    x, encoder = _x(rng), _x(rng, 7)
+    encoder_padding = np.array([[1] * 7, [1, 1, 1, 1, 0, 0, 0]])
+    block = TransformerDecoderBlock(2, 32, normalize_first=normalize_first)
+    full = _np(block(x, encoder, encoder_padding_mask=encoder_padding))
+    self_cache = block.self_attention.initial_cache(BATCH, LENGTH)
+    cross_cache = block.cross_attention.project_key_value(encoder)
+    steps = []
+    for index in range(LENGTH):
+        output, self_cache = block(
+            x[:, index : index + 1],
+            encoder_padding_mask=encoder_padding,
+            self_attention_cache=self_cache,
+            self_attention_cache_index=index,
+            cross_attention_cache=cross_cache,
+        )
+        steps.append(_np(output))
+    np.testing.assert_allclose(np.concatenate(steps, 1), full, atol=1e-5)
+
+
+def test_decoder_scores_dict(rng):
+    outputs, scores = TransformerDecoderBlock(2, 32)(
+        _x(rng), _x(rng, 7), return_attention_scores=True
+    )
+    assert tuple(scores["self_attention"].shape) == (BATCH, 2, LENGTH, LENGTH)
+    assert tuple(scores["cross_attention"].shape) == (BATCH, 2, LENGTH, 7)
+
+
+def test_decoder_cross_attention_misuse(rng):
+    gpt_block = TransformerDecoderBlock(2, 32)
+    gpt_block(_x(rng))
+    with pytest.raises(ValueError, match="without cross-attention"):
+        gpt_block(_x(rng), _x(rng))
+    seq2seq_block = TransformerDecoderBlock(2, 32)
+    seq2seq_block(_x(rng), _x(rng))
+    with pytest.raises(ValueError, match="has cross-attention"):
+        seq2seq_block(_x(rng))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"norm": "batch"}, "norm='batch'"),
+        ({"dropout": 1.0}, "dropout=1.0"),
+        ({"attention_dropout": -0.5}, "attention_dropout=-0.5"),
+        ({"norm_epsilon": 0}, "norm_epsilon=0"),
+        ({"intermediate_dim": 0}, "intermediate_dim=0"),
+        ({"attention_window": 0}, "attention_window=0"),
+    ],
+)
+@pytest.mark.parametrize("block_class", [TransformerEncoderBlock, TransformerDecoderBlock])
+def test_bad_arguments(block_class, kwargs, message):
+    arguments = {"num_heads": 2, "intermediate_dim": 8}
+    arguments.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        block_class(**arguments)
+
+
+def test_bad_inputs(rng):
+    with pytest.raises(ValueError, match=r"inputs.shape=\(2, 16\)"):
+        TransformerEncoderBlock(2, 8)(np.zeros((2, 16), "float32"))
+    with pytest.raises(ValueError, match="hidden size=16, num_heads=3"):
+        TransformerEncoderBlock(3, 8)(_x(rng))
+
+
+def test_blocks_compose_into_a_functional_model(rng):
+    token_ids = keras.Input((LENGTH,), dtype="int32")
+    x = keras.layers.Embedding(10, HIDDEN, mask_zero=True)(token_ids)
+    x = TransformerEncoderBlock(2, 32)(x)
+    x = TransformerDecoderBlock(2, 32)(x)
+    model = keras.Model(token_ids, keras.layers.Dense(10)(x))
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    ids = rng.integers(1, 10, (8, LENGTH))
+    history = model.fit(ids, ids, epochs=3, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
