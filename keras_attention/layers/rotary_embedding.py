@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_attention.layers import _validation
+from keras_attention.layers._angles import position_angles
 
 __all__ = ["RotaryEmbedding"]
 
@@ -60,15 +61,12 @@ class RotaryEmbedding(keras.layers.Layer):
                 f"Received: inputs.shape={tuple(inputs.shape)}"
             )
         half = dim // 2
-        sequence_length = ops.shape(inputs)[1]
-        positions = ops.cast(
-            ops.arange(sequence_length) + ops.cast(start_index, "int32"), "float32"
-        )
-        # inverse frequencies 1 / max_wavelength^(2i / dim), i = 0 .. dim/2 - 1
+        # Channel pair i rotates at frequency 1 / max_wavelength^(2i / dim).
         exponents = ops.arange(half, dtype="float32") * (2.0 / dim)
-        inverse_frequencies = ops.power(float(self.max_wavelength), -exponents)
         # (sequence_length, dim / 2)
-        angles = ops.einsum("s,f->sf", positions, inverse_frequencies)
+        angles = position_angles(
+            ops.shape(inputs)[1], start_index, exponents, self.max_wavelength
+        )
         angles = ops.concatenate([angles, angles], axis=-1)
         # Broadcast over every axis between the sequence and the features.
         shape = (1, -1) + (1,) * (len(inputs.shape) - 3) + (dim,)

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_attention.layers import _validation
+from keras_attention.layers._angles import position_angles
 
 __all__ = ["SinusoidalPositionEncoding"]
 
@@ -60,16 +61,13 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
     def call(self, inputs, start_index=0):
         _validation.tensor_rank("inputs", inputs, 3, "(batch, length, dim)")
         dim = inputs.shape[-1]
-        length = ops.shape(inputs)[1]
-        positions = ops.cast(
-            ops.arange(length) + ops.cast(start_index, "int32"), "float32"
-        )
         channels = ops.arange(dim)
         # Channels 2i and 2i + 1 share the frequency 1 / max_wavelength^(2i / d).
         exponents = ops.cast(channels // 2 * 2, "float32") / float(dim)
-        inverse_frequencies = ops.power(float(self.max_wavelength), -exponents)
         # (length, dim)
-        angles = ops.einsum("s,f->sf", positions, inverse_frequencies)
+        angles = position_angles(
+            ops.shape(inputs)[1], start_index, exponents, self.max_wavelength
+        )
         encoding = ops.where(channels % 2 == 0, ops.sin(angles), ops.cos(angles))
         return inputs + ops.cast(encoding[None], inputs.dtype)
 

@@ -79,6 +79,12 @@ class TransformerDecoderBlock(TransformerBlock):
         self.feed_forward_norm = self._make_norm("feed_forward_norm", shape)
         self.feed_forward_dropout = self._make_dropout("feed_forward_dropout")
 
+    def _attention_sublayer(self, attention, norm, dropout, x, training, **kwargs):
+        """One residual attention sub-layer; returns `(x, extra_outputs)`."""
+        results = attention(self._before(norm, x), training=training, **kwargs)
+        results = results if isinstance(results, tuple) else (results,)
+        return self._after(norm, dropout, results[0], x, training), results[1:]
+
     def call(
         self,
         decoder_sequence,
@@ -112,46 +118,39 @@ class TransformerDecoderBlock(TransformerBlock):
         scores = {}
 
         x = decoder_sequence
-        results = self.self_attention(
-            self._before(self.self_attention_norm, x),
+        x, extras = self._attention_sublayer(
+            self.self_attention,
+            self.self_attention_norm,
+            self.self_attention_dropout,
+            x,
+            training,
             padding_mask=decoder_padding_mask,
             attention_mask=decoder_attention_mask,
             use_causal_mask=use_causal_mask,
             cache=self_attention_cache,
             cache_index=self_attention_cache_index,
             return_attention_scores=return_attention_scores,
-            training=training,
         )
-        results = results if isinstance(results, tuple) else (results,)
-        attended = results[0]
         if self_attention_cache is not None:
-            self_attention_cache = results[1]
+            self_attention_cache = extras[0]
         if return_attention_scores:
-            scores["self_attention"] = results[-1]
-        x = self._after(
-            self.self_attention_norm, self.self_attention_dropout, attended, x, training
-        )
+            scores["self_attention"] = extras[-1]
 
         if uses_encoder:
-            results = self.cross_attention(
-                self._before(self.cross_attention_norm, x),
+            x, extras = self._attention_sublayer(
+                self.cross_attention,
+                self.cross_attention_norm,
+                self.cross_attention_dropout,
+                x,
+                training,
                 context=encoder_sequence,
                 padding_mask=decoder_padding_mask,
                 context_padding_mask=encoder_padding_mask,
                 cache=cross_attention_cache,
                 return_attention_scores=return_attention_scores,
-                training=training,
             )
-            results = results if isinstance(results, tuple) else (results,)
             if return_attention_scores:
-                scores["cross_attention"] = results[-1]
-            x = self._after(
-                self.cross_attention_norm,
-                self.cross_attention_dropout,
-                results[0],
-                x,
-                training,
-            )
+                scores["cross_attention"] = extras[-1]
 
         outputs = self._after(
             self.feed_forward_norm,
