@@ -214,8 +214,14 @@ class MultiHeadSelfAttention(keras.layers.Layer):
 
     @staticmethod
     def _dense(inputs, kernel, bias):
-        outputs = ops.matmul(inputs, kernel)
-        return outputs if bias is None else outputs + bias
+        # (batch, length, in) -> (batch, length, out) as one rank-2 matrix
+        # product: cheaper than a broadcast batched matmul, and lets the
+        # backend fuse the bias add.
+        length = ops.shape(inputs)[1]
+        outputs = ops.matmul(ops.reshape(inputs, (-1, inputs.shape[-1])), kernel)
+        if bias is not None:
+            outputs = outputs + bias
+        return ops.reshape(outputs, (-1, length, outputs.shape[-1]))
 
     @staticmethod
     def _split_heads(x, heads, head_dim):
@@ -238,9 +244,11 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         projected = self._dense(inputs, kernel, bias)
         query_width = self.num_heads * self._key_dim
         key_width = self._kv_heads * self._key_dim
-        query = projected[..., :query_width]
-        key = projected[..., query_width : query_width + key_width]
-        value = projected[..., query_width + key_width :]
+        # `split` (not slicing): its gradient is one concatenation, where
+        # slices would each pad a full-width zero tensor.
+        query, key, value = ops.split(
+            projected, [query_width, query_width + key_width], axis=-1
+        )
         return (
             self._split_heads(query, self.num_heads, self._key_dim),
             self._split_heads(key, self._kv_heads, self._key_dim),
