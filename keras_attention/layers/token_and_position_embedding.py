@@ -39,12 +39,17 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         **kwargs: base `keras.layers.Layer` arguments.
 
     Call arguments:
-        token_ids: integer tensor `(batch, length)`.
+        inputs: integer token ids `(batch, length)`; with `reverse=True`,
+            hidden states `(batch, length, embedding_dim)`.
         start_index: int or scalar tensor, default 0. Position of the first
             token (the cache index in cached decoding).
+        reverse: bool, default False. Project hidden states back onto the
+            vocabulary with the transposed token embedding (weight tying,
+            paper §3.4): returns float32 logits `(batch, length,
+            vocabulary_size)`.
 
     Returns:
-        `(batch, length, embedding_dim)` embeddings.
+        `(batch, length, embedding_dim)` embeddings, or logits with `reverse`.
 
     Example:
 
@@ -96,18 +101,23 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
                 sequence_length, dtype=self.dtype_policy, name="position_encoding"
             )
 
-    def build(self, token_ids_shape):
-        if len(token_ids_shape) != 2:
+    def build(self, inputs_shape):
+        if len(inputs_shape) != 2:
             raise ValueError(
                 "`token_ids` must be a rank-2 integer tensor (batch, length). "
-                f"Received: token_ids.shape={tuple(token_ids_shape)}"
+                f"Received: token_ids.shape={tuple(inputs_shape)}"
             )
-        self.token_embedding.build(token_ids_shape)
+        self.token_embedding.build(inputs_shape)
         if self.position_encoding is not None:
-            self.position_encoding.build(tuple(token_ids_shape) + (self.embedding_dim,))
+            self.position_encoding.build(tuple(inputs_shape) + (self.embedding_dim,))
 
-    def call(self, token_ids, start_index=0):
-        embeddings = self.token_embedding(token_ids)
+    def call(self, inputs, start_index=0, reverse=False):
+        if reverse:
+            table = ops.cast(self.token_embedding.embeddings, inputs.dtype)
+            # (batch, length, embedding_dim) x (embedding_dim, vocabulary_size)
+            logits = ops.matmul(inputs, ops.transpose(table))
+            return ops.cast(logits, "float32")
+        embeddings = self.token_embedding(inputs)
         if self.scale_embeddings:
             embeddings = embeddings * ops.cast(
                 math.sqrt(self.embedding_dim), embeddings.dtype
@@ -116,11 +126,10 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             embeddings = self.position_encoding(embeddings, start_index=start_index)
         return embeddings
 
-    def compute_mask(self, token_ids, mask=None):
-        return ops.not_equal(token_ids, 0)
-
-    def compute_output_shape(self, token_ids_shape):
-        return tuple(token_ids_shape) + (self.embedding_dim,)
+    def compute_mask(self, inputs, mask=None):
+        if len(inputs.shape) == 3:  # reverse: logits keep the incoming mask
+            return mask
+        return ops.not_equal(inputs, 0)
 
     def get_config(self):
         config = super().get_config()

@@ -1,0 +1,309 @@
+"""GPT-style decoder-only causal language model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import keras
+from keras import ops
+
+from keras_attention.layers import TokenAndPositionEmbedding, TransformerDecoderBlock
+from keras_attention.layers import _validation
+from keras_attention.models import generation
+from keras_attention.models.gpt_presets import GPT_PRESETS
+from keras_attention.models.preset_mixin import PresetMixin
+
+__all__ = ["GPTDecoder"]
+
+
+@keras.saving.register_keras_serializable(package="keras_attention")
+class GPTDecoder(PresetMixin, keras.Model):
+    """A causal language model: embeddings, pre-LN decoder blocks, tied output.
+
+    Takes integer token ids (pad id 0) and returns next-token logits for every
+    position. The output projection is the transposed token embedding (weight
+    tying), and a final layer norm follows the pre-LN stack, as in GPT-2.
+    `generate` decodes with a fixed-size key/value cache through the shared
+    generation engine (`keras_attention.models.generation`).
+
+    Args:
+        vocabulary_size: int.
+        num_layers: int, number of decoder blocks.
+        num_heads: int.
+        hidden_dim: int.
+        intermediate_dim: int, feed-forward width.
+        max_sequence_length: int, the longest sequence (prompt + new tokens).
+        dropout: float in [0, 1), default 0.1, on embeddings, residuals and
+            attention weights.
+        activation: `"gelu"` (default), `"relu"` or `"swiglu"`.
+        position: `"learned"` (default), `"sinusoidal"` or `"rotary"`.
+        norm: `"layer"` (default) or `"rms"`.
+        norm_epsilon: float, default 1e-5.
+        num_key_value_heads: int or None, grouped-query attention.
+        attention_window: int or None, local attention.
+        **kwargs: `keras.Model` arguments (`name`, `dtype`).
+
+    Example:
+
+    >>> import numpy as np
+    >>> model = GPTDecoder.from_preset("gpt_tiny")
+    >>> tuple(model(np.array([[5, 6, 7, 0]])).shape)
+    (1, 4, 100)
+    >>> model.generate(np.array([[5, 6]]), max_new_tokens=3).shape
+    (1, 5)
+
+    References:
+        Radford et al., "Language Models are Unsupervised Multitask
+        Learners" (GPT-2), 2019, §2.3.
+    """
+
+    presets = GPT_PRESETS
+
+    def __init__(
+        self,
+        vocabulary_size: int,
+        num_layers: int,
+        num_heads: int,
+        hidden_dim: int,
+        intermediate_dim: int,
+        max_sequence_length: int,
+        dropout: float = 0.1,
+        activation: str = "gelu",
+        position: str = "learned",
+        norm: str = "layer",
+        norm_epsilon: float = 1e-5,
+        num_key_value_heads: int | None = None,
+        attention_window: int | None = None,
+        **kwargs,
+    ):
+        _validation.positive_int("num_layers", num_layers)
+        # === Layers ===
+        embedding = TokenAndPositionEmbedding(
+            vocabulary_size,
+            max_sequence_length,
+            hidden_dim,
+            position="none" if position == "rotary" else position,
+            embeddings_initializer=keras.initializers.RandomNormal(stddev=0.02),
+            dtype=kwargs.get("dtype"),
+            name="embedding",
+        )
+        if position not in ("learned", "sinusoidal", "rotary"):
+            raise ValueError(
+                "`position` must be one of ['learned', 'rotary', 'sinusoidal']. "
+                f"Received: position={position!r}"
+            )
+        embedding_dropout = keras.layers.Dropout(
+            dropout, dtype=kwargs.get("dtype"), name="embedding_dropout"
+        )
+        blocks = [
+            TransformerDecoderBlock(
+                num_heads,
+                intermediate_dim,
+                num_key_value_heads=num_key_value_heads,
+                dropout=dropout,
+                attention_dropout=dropout,
+                activation=activation,
+                normalize_first=True,
+                norm=norm,
+                norm_epsilon=norm_epsilon,
+                attention_window=attention_window,
+                use_rotary_embedding=position == "rotary",
+                kernel_initializer=keras.initializers.RandomNormal(stddev=0.02),
+                dtype=kwargs.get("dtype"),
+                name=f"decoder_layer_{index}",
+            )
+            for index in range(num_layers)
+        ]
+        norm_class = (
+            keras.layers.RMSNormalization if norm == "rms" else keras.layers.LayerNormalization
+        )
+        final_norm = norm_class(
+            epsilon=norm_epsilon, dtype=kwargs.get("dtype"), name="final_norm"
+        )
+
+        # === Functional Model ===
+        token_ids = keras.Input((None,), dtype="int32", name="token_ids")
+        x = embedding(token_ids)
+        x = embedding_dropout(x)
+        padding_mask = ops.not_equal(token_ids, 0)
+        for block in blocks:
+            x = block(x, decoder_padding_mask=padding_mask)
+        logits = embedding(final_norm(x), reverse=True)
+        super().__init__(inputs=token_ids, outputs=logits, **kwargs)
+
+        self.embedding = embedding
+        self.embedding_dropout = embedding_dropout
+        self.blocks = blocks
+        self.final_norm = final_norm
+        self._compiled = generation.CompiledFunctions()
+
+        # === Config ===
+        self.vocabulary_size = vocabulary_size
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.max_sequence_length = max_sequence_length
+        self.dropout = dropout
+        self.activation = activation
+        self.position = position
+        self.norm = norm
+        self.norm_epsilon = norm_epsilon
+        self.num_key_value_heads = num_key_value_heads
+        self.attention_window = attention_window
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "vocabulary_size": self.vocabulary_size,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "hidden_dim": self.hidden_dim,
+            "intermediate_dim": self.intermediate_dim,
+            "max_sequence_length": self.max_sequence_length,
+            "dropout": self.dropout,
+            "activation": self.activation,
+            "position": self.position,
+            "norm": self.norm,
+            "norm_epsilon": self.norm_epsilon,
+            "num_key_value_heads": self.num_key_value_heads,
+            "attention_window": self.attention_window,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # === Inspection ===
+
+    def attention_scores(self, token_ids) -> dict:
+        """Attention weights of every layer and head for `token_ids`.
+
+        Returns:
+            `{"decoder_layer_0": (batch, num_heads, length, length), ...}`.
+        """
+        token_ids = ops.convert_to_tensor(token_ids, "int32")
+        padding_mask = ops.not_equal(token_ids, 0)
+        x = self.embedding(token_ids)
+        scores = {}
+        for block in self.blocks:
+            x, block_scores = block(
+                x, decoder_padding_mask=padding_mask, return_attention_scores=True
+            )
+            scores[block.name] = block_scores["self_attention"]
+        return scores
+
+    # === Generation ===
+
+    def initial_cache(self, batch_size: int, max_length: int):
+        """Zeros `(batch, num_layers, 2, kv_heads, max_length, head_dim)`."""
+        return ops.stack(
+            [
+                block.self_attention.initial_cache(batch_size, max_length)
+                for block in self.blocks
+            ],
+            axis=1,
+        )
+
+    def call_with_cache(self, token_ids, cache, cache_index):
+        """Logits for `token_ids` placed at `cache_index`, and the updated cache.
+
+        Args:
+            token_ids: `(batch, length)` int32.
+            cache: from `initial_cache` (or a previous call).
+            cache_index: int or scalar tensor.
+
+        Returns:
+            `(logits (batch, length, vocabulary_size), cache)`.
+        """
+        x = self.embedding(token_ids, start_index=cache_index)
+        caches = []
+        for index, block in enumerate(self.blocks):
+            x, layer_cache = block(
+                x, self_attention_cache=cache[:, index], self_attention_cache_index=cache_index
+            )
+            caches.append(layer_cache)
+        logits = self.embedding(self.final_norm(x), reverse=True)
+        return logits, ops.stack(caches, axis=1)
+
+    def _generate_function(self, batch_size, max_length, sampler, end_token_id):
+        def build():
+            import tensorflow as tf
+
+            def step(token_ids, cache, index):
+                logits, cache = self.call_with_cache(token_ids, cache, index)
+                return logits[:, -1], cache
+
+            @tf.function(jit_compile=True)
+            def generate(token_ids, prompt_mask, start_index):
+                # Fill the cache for the whole buffer once; positions past a
+                # row's prompt are overwritten before any query can see them.
+                _, cache = self.call_with_cache(
+                    token_ids, self.initial_cache(batch_size, max_length), 0
+                )
+                return generation.sample_loop(
+                    step,
+                    token_ids,
+                    prompt_mask,
+                    cache,
+                    start_index,
+                    sampler,
+                    end_token_id,
+                    seed_generator,
+                )
+
+            return generate
+
+        seed_generator = self._compiled.seed_generator(sampler.seed)
+        key = (batch_size, max_length, sampler.key, end_token_id)
+        return self._compiled.get(key, build)
+
+    def generate(
+        self,
+        prompt_token_ids,
+        max_new_tokens: int,
+        sampler="greedy",
+        end_token_id: int | None = None,
+    ) -> np.ndarray:
+        """Continue right-padded prompts by `max_new_tokens` tokens.
+
+        Args:
+            prompt_token_ids: `(batch, prompt_length)` ints, each row a prompt
+                followed by zeros (padding).
+            max_new_tokens: int >= 1; the output has `prompt_length +
+                max_new_tokens` columns.
+            sampler: `"greedy"` (default), a `generation.Sampler`, or a dict of
+                its arguments (`temperature`, `top_k`, `top_p`, `seed`).
+            end_token_id: optional; rows stop (and are padded with 0) after it.
+
+        Returns:
+            A numpy `(batch, prompt_length + max_new_tokens)` int32 array: the
+            prompts followed by the generated tokens.
+        """
+        sampler = generation.Sampler.get(sampler)
+        _validation.positive_int("max_new_tokens", max_new_tokens)
+        prompts = np.asarray(prompt_token_ids)
+        if prompts.ndim != 2 or not np.issubdtype(prompts.dtype, np.integer):
+            raise ValueError(
+                "`prompt_token_ids` must be a 2-D integer array (batch, length). "
+                f"Received: shape={prompts.shape}, dtype={prompts.dtype}"
+            )
+        lengths = (prompts != 0).sum(axis=1)
+        if lengths.min() < 1:
+            raise ValueError("Every prompt needs at least one token (non-zero id).")
+        max_length = prompts.shape[1] + max_new_tokens
+        if self.position == "learned" and max_length > self.max_sequence_length:
+            raise ValueError(
+                "The prompt plus `max_new_tokens` is longer than the model's "
+                f"maximum length {self.max_sequence_length}. Received: prompt "
+                f"length={prompts.shape[1]}, max_new_tokens={max_new_tokens}"
+            )
+        buffer = np.zeros((prompts.shape[0], max_length), "int32")
+        buffer[:, : prompts.shape[1]] = prompts
+        prompt_mask = np.arange(max_length)[None, :] < lengths[:, None]
+        function = self._generate_function(
+            prompts.shape[0], max_length, sampler, end_token_id
+        )
+        outputs = function(buffer, prompt_mask, np.int32(lengths.min()))
+        return ops.convert_to_numpy(outputs)
