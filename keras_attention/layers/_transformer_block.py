@@ -12,6 +12,14 @@ from keras_attention.layers.multi_head_self_attention import MultiHeadSelfAttent
 NORMS = ("layer", "rms")
 
 
+def normalization(norm: str, epsilon: float, **kwargs) -> keras.layers.Layer:
+    """A `LayerNormalization` (`norm="layer"`) or `RMSNormalization` (`"rms"`)."""
+    _validation.choice("norm", norm, NORMS)
+    if norm == "rms":
+        return keras.layers.RMSNormalization(epsilon=epsilon, **kwargs)
+    return keras.layers.LayerNormalization(epsilon=epsilon, **kwargs)
+
+
 class TransformerBlock(keras.layers.Layer):
     """Base of the layer-normalised residual blocks (not exported).
 
@@ -113,14 +121,9 @@ class TransformerBlock(keras.layers.Layer):
         return layer
 
     def _make_norm(self, name, inputs_shape):
-        if self.norm == "rms":
-            layer = keras.layers.RMSNormalization(
-                epsilon=self.norm_epsilon, dtype=self.dtype_policy, name=name
-            )
-        else:
-            layer = keras.layers.LayerNormalization(
-                epsilon=self.norm_epsilon, dtype=self.dtype_policy, name=name
-            )
+        layer = normalization(
+            self.norm, self.norm_epsilon, dtype=self.dtype_policy, name=name
+        )
         layer.build(inputs_shape)
         return layer
 

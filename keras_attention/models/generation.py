@@ -277,12 +277,13 @@ def beam_search_loop(
 
     def body(index, token_ids, cache, scores, done, lengths):
         logits, cache = step_fn(_column(token_ids, index - 1), cache, index - 1)
-        log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
-        vocabulary = log_probs.shape[-1]
+        vocabulary = logits.shape[-1]
         is_pad = ops.arange(vocabulary) == 0
-        # Live beams never choose padding; a finished beam may only continue
-        # with padding, at no cost.
-        log_probs = ops.where(is_pad, _NEG_INF, log_probs)
+        # Live beams never choose padding (it is excluded before the softmax,
+        # as in `Sampler`); a finished beam may only continue with padding,
+        # at no cost.
+        logits = ops.where(is_pad, _NEG_INF, ops.cast(logits, "float32"))
+        log_probs = ops.log_softmax(logits, axis=-1)
         pad_only = ops.where(is_pad, 0.0, _NEG_INF)
         log_probs = ops.where(done[:, None], pad_only[None, :], log_probs)
         # (batch, beam_size * vocabulary)

@@ -9,6 +9,7 @@ from keras import ops
 
 from keras_attention.layers import TokenAndPositionEmbedding, TransformerDecoderBlock
 from keras_attention.layers import _validation
+from keras_attention.layers._transformer_block import normalization
 from keras_attention.models import generation
 from keras_attention.models.gpt_presets import GPT_PRESETS
 from keras_attention.models.preset_mixin import PresetMixin
@@ -114,11 +115,8 @@ class GPTDecoder(PresetMixin, keras.Model):
             )
             for index in range(num_layers)
         ]
-        norm_class = (
-            keras.layers.RMSNormalization if norm == "rms" else keras.layers.LayerNormalization
-        )
-        final_norm = norm_class(
-            epsilon=norm_epsilon, dtype=kwargs.get("dtype"), name="final_norm"
+        final_norm = normalization(
+            norm, norm_epsilon, dtype=kwargs.get("dtype"), name="final_norm"
         )
 
         # === Functional Model ===

@@ -1,0 +1,156 @@
+import numpy as np
+import pytest
+
+from keras_attention.models import Seq2SeqTransformer
+from tests.models.model_contract import (
+    check_keras_round_trip,
+    check_mixed_precision_jit_step,
+    check_overfits,
+)
+
+START, END = 1, 2
+
+
+def _tiny(**overrides):
+    return Seq2SeqTransformer.from_preset("transformer_tiny", **overrides)
+
+
+def _copy_task(rng, batch=4, length=7):
+    """Target = source: the decoder must read the encoder through cross-attention."""
+    source = rng.integers(3, 100, (batch, length)).astype("int32")
+    source[1, 5:] = 0
+    target = np.concatenate([np.full((batch, 1), START), source, np.zeros((batch, 1))], 1)
+    target = target.astype("int32")
+    for row in range(batch):
+        target[row, (source[row] != 0).sum() + 1] = END
+    inputs = {"encoder_token_ids": source, "decoder_token_ids": target[:, :-1]}
+    return inputs, target[:, 1:]
+
+
+def test_trains_and_overfits_a_tiny_batch(rng):
+    inputs, targets = _copy_task(rng)
+    check_overfits(_tiny(), inputs, targets, steps=80)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"normalize_first": True, "position": "learned", "tie_embeddings": False},
+        {"decoder_vocabulary_size": 50, "position": "rotary"},
+    ],
+)
+def test_keras_round_trip(rng, tmp_path, overrides):
+    inputs, _ = _copy_task(rng)
+    inputs["decoder_token_ids"] = np.minimum(inputs["decoder_token_ids"], 49)
+    restored = check_keras_round_trip(_tiny(**overrides), inputs, tmp_path)
+    assert isinstance(restored, Seq2SeqTransformer)
+
+
+def test_mixed_precision_and_jit(rng):
+    inputs, targets = _copy_task(rng)
+    check_mixed_precision_jit_step(_tiny, inputs, targets)
+
+
+def test_shared_embeddings_are_one_table():
+    shared = _tiny(share_embeddings=True)
+    separate = _tiny()
+    assert shared.encoder_embedding is shared.decoder_embedding
+    table = 100 * 64
+    assert separate.count_params() - shared.count_params() == table
+
+
+def _uncached_greedy(model, source, length):
+    tokens = [START]
+    while len(tokens) < length:
+        logits = np.array(
+            model({"encoder_token_ids": source[None], "decoder_token_ids": np.array([tokens])})
+        )[0, -1]
+        logits[0] = -np.inf
+        tokens.append(int(np.argmax(logits)))
+    return tokens
+
+
+SOURCES = np.array([[5, 6, 7, 8, 0, 0], [9, 10, 11, 12, 13, 14]])
+
+
+@pytest.mark.parametrize("overrides", [{}, {"normalize_first": True, "position": "rotary"}])
+def test_cached_greedy_equals_uncached_greedy(overrides):
+    model = _tiny(**overrides)
+    generated = model.generate(SOURCES, START, max_length=9)
+    for row, source in enumerate(SOURCES):
+        assert generated[row].tolist() == _uncached_greedy(model, source, 9)
+
+
+def test_beam_size_one_equals_greedy():
+    model = _tiny()
+    greedy = model.generate(SOURCES, START, END, max_length=9)
+    sequences, scores = model.beam_search(SOURCES, START, END, max_length=9, beam_size=1)
+    np.testing.assert_array_equal(sequences[:, 0], greedy)
+    assert scores.shape == (2, 1)
+
+
+def test_beam_search_ranks_and_scores_beams():
+    model = _tiny()
+    sequences, scores = model.beam_search(SOURCES, START, max_length=7, beam_size=4, length_penalty=0.0)
+    assert sequences.shape == (2, 4, 7) and scores.shape == (2, 4)
+    assert np.all(np.diff(scores, axis=1) <= 1e-6)  # best first
+    # With alpha = 0 a score is the sum of the tokens' log-probabilities.
+    for row in range(2):
+        tokens = sequences[row, 0].tolist()
+        log_probability = 0.0
+        for index in range(1, 7):
+            logits = np.array(
+                model({"encoder_token_ids": SOURCES[row : row + 1], "decoder_token_ids": np.array([tokens[:index]])})
+            )[0, -1].astype("float64")
+            logits[0] = -np.inf
+            log_probs = logits - np.log(np.exp(logits - logits.max()).sum()) - logits.max()
+            log_probability += log_probs[tokens[index]]
+        assert scores[row, 0] == pytest.approx(log_probability, abs=1e-3)
+    # Beam search finds a sequence at least as likely as greedy's.
+    greedy_sequences, greedy_scores = model.beam_search(SOURCES, START, max_length=7, beam_size=1, length_penalty=0.0)
+    assert np.all(scores[:, 0] >= greedy_scores[:, 0] - 1e-5)
+
+
+def test_second_call_does_not_retrace():
+    model = _tiny()
+    model.beam_search(SOURCES, START, END, max_length=6, beam_size=2)
+    (function,) = model._compiled._functions.values()
+    model.beam_search(SOURCES[::-1], START, END, max_length=6, beam_size=2)
+    assert function.experimental_get_tracing_count() == 1
+
+
+def test_attention_scores_every_layer_and_kind():
+    model = _tiny()
+    target = np.array([[1, 5, 6], [1, 7, 0]])
+    scores = model.attention_scores({"encoder_token_ids": SOURCES, "decoder_token_ids": target})
+    assert np.array(scores["encoder_layer_1"]).shape == (2, 4, 6, 6)
+    assert np.array(scores["decoder_layer_0/self_attention"]).shape == (2, 4, 3, 3)
+    cross = np.array(scores["decoder_layer_1/cross_attention"])
+    assert cross.shape == (2, 4, 3, 6)
+    assert np.all(cross[0, :, :, 4:] == 0)  # padded source tokens get no attention
+
+
+@pytest.mark.parametrize(
+    "name, published",
+    [("transformer_base", 65_000_000), ("transformer_big", 213_000_000)],
+)
+def test_paper_parameter_counts(name, published):
+    # The paper rounds to the million and does not give its exact vocabulary
+    # bookkeeping; our exact counts (63.08M, 214.25M) are within 3%.
+    count = Seq2SeqTransformer.from_preset(name).count_params()
+    assert abs(count - published) / published < 0.03, count
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="decoder_vocabulary_size=50"):
+        _tiny(share_embeddings=True, decoder_vocabulary_size=50)
+    model = _tiny(position="learned")
+    with pytest.raises(ValueError, match="beam_size=0"):
+        model.beam_search(SOURCES, START, beam_size=0)
+    with pytest.raises(ValueError, match="max_length=41"):
+        model.generate(SOURCES, START, max_length=41)
+    with pytest.raises(ValueError, match="Known presets: transformer_base"):
+        Seq2SeqTransformer.from_preset("transformer_huge")
+    with pytest.raises(ValueError, match="length_penalty=-1"):
+        model.beam_search(SOURCES, START, length_penalty=-1)
