@@ -119,20 +119,15 @@ class GPTDecoder(PresetMixin, keras.Model):
             norm, norm_epsilon, dtype=kwargs.get("dtype"), name="final_norm"
         )
 
-        # === Functional Model ===
-        token_ids = keras.Input((None,), dtype="int32", name="token_ids")
-        x = embedding(token_ids)
-        x = embedding_dropout(x)
-        padding_mask = ops.not_equal(token_ids, 0)
-        for block in blocks:
-            x = block(x, decoder_padding_mask=padding_mask)
-        logits = embedding(final_norm(x), reverse=True)
-        super().__init__(inputs=token_ids, outputs=logits, **kwargs)
-
         self.embedding = embedding
         self.embedding_dropout = embedding_dropout
         self.blocks = blocks
         self.final_norm = final_norm
+
+        # === Functional Model ===
+        token_ids = keras.Input((None,), dtype="int32", name="token_ids")
+        logits, _ = self._forward(token_ids)
+        super().__init__(inputs=token_ids, outputs=logits, **kwargs)
         self._compiled = generation.CompiledFunctions()
 
         # === Config ===
@@ -173,7 +168,23 @@ class GPTDecoder(PresetMixin, keras.Model):
     def from_config(cls, config):
         return cls(**config)
 
-    # === Inspection ===
+    # === Forward pass (functional graph, inspection) ===
+
+    def _forward(self, token_ids, return_attention_scores=False):
+        """Logits and (optionally) every layer's attention weights."""
+        padding_mask = ops.not_equal(token_ids, 0)
+        x = self.embedding_dropout(self.embedding(token_ids))
+        scores = {}
+        for block in self.blocks:
+            x = block(
+                x,
+                decoder_padding_mask=padding_mask,
+                return_attention_scores=return_attention_scores,
+            )
+            if return_attention_scores:
+                x, block_scores = x
+                scores[block.name] = block_scores["self_attention"]
+        return self.embedding(self.final_norm(x), reverse=True), scores
 
     def attention_scores(self, token_ids) -> dict:
         """Attention weights of every layer and head for `token_ids`.
@@ -181,15 +192,9 @@ class GPTDecoder(PresetMixin, keras.Model):
         Returns:
             `{"decoder_layer_0": (batch, num_heads, length, length), ...}`.
         """
-        token_ids = ops.convert_to_tensor(token_ids, "int32")
-        padding_mask = ops.not_equal(token_ids, 0)
-        x = self.embedding(token_ids)
-        scores = {}
-        for block in self.blocks:
-            x, block_scores = block(
-                x, decoder_padding_mask=padding_mask, return_attention_scores=True
-            )
-            scores[block.name] = block_scores["self_attention"]
+        _, scores = self._forward(
+            ops.convert_to_tensor(token_ids, "int32"), return_attention_scores=True
+        )
         return scores
 
     # === Generation ===
