@@ -68,7 +68,11 @@ class TransformerBlock(keras.layers.Layer):
         self.activation = _validation.choice("activation", activation, ACTIVATIONS)
         self.normalize_first = bool(normalize_first)
         self.norm = _validation.choice("norm", norm, NORMS)
-        if not isinstance(norm_epsilon, (int, float)) or norm_epsilon <= 0:
+        if (
+            isinstance(norm_epsilon, bool)
+            or not isinstance(norm_epsilon, (int, float))
+            or norm_epsilon <= 0
+        ):
             raise ValueError(
                 f"`norm_epsilon` must be a positive float. Received: "
                 f"norm_epsilon={norm_epsilon!r}"

@@ -35,7 +35,8 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             (`use_rotary_embedding=True`).
         scale_embeddings: bool, default False. Multiply token embeddings by
             `sqrt(embedding_dim)` before adding positions (paper §3.4).
-        embeddings_initializer: default `"uniform"` as in `keras.layers.Embedding`.
+        embeddings_initializer: default `"uniform"` as in `keras.layers.Embedding`;
+            also initialises learned position embeddings.
         **kwargs: base `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -98,7 +99,10 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             )
         elif position == "learned":
             self.position_encoding = PositionEmbedding(
-                sequence_length, dtype=self.dtype_policy, name="position_encoding"
+                sequence_length,
+                initializer=self.embeddings_initializer,
+                dtype=self.dtype_policy,
+                name="position_encoding",
             )
 
     def build(self, inputs_shape):

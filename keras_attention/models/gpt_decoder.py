@@ -78,6 +78,7 @@ class GPTDecoder(PresetMixin, keras.Model):
         **kwargs,
     ):
         _validation.positive_int("num_layers", num_layers)
+        dtype = kwargs.pop("dtype", None)
         # === Layers ===
         embedding = TokenAndPositionEmbedding(
             vocabulary_size,
@@ -85,7 +86,7 @@ class GPTDecoder(PresetMixin, keras.Model):
             hidden_dim,
             position="none" if position == "rotary" else position,
             embeddings_initializer=keras.initializers.RandomNormal(stddev=0.02),
-            dtype=kwargs.get("dtype"),
+            dtype=dtype,
             name="embedding",
         )
         if position not in ("learned", "sinusoidal", "rotary"):
@@ -94,7 +95,7 @@ class GPTDecoder(PresetMixin, keras.Model):
                 f"Received: position={position!r}"
             )
         embedding_dropout = keras.layers.Dropout(
-            dropout, dtype=kwargs.get("dtype"), name="embedding_dropout"
+            dropout, dtype=dtype, name="embedding_dropout"
         )
         blocks = [
             TransformerDecoderBlock(
@@ -110,13 +111,13 @@ class GPTDecoder(PresetMixin, keras.Model):
                 attention_window=attention_window,
                 use_rotary_embedding=position == "rotary",
                 kernel_initializer=keras.initializers.RandomNormal(stddev=0.02),
-                dtype=kwargs.get("dtype"),
+                dtype=dtype,
                 name=f"decoder_layer_{index}",
             )
             for index in range(num_layers)
         ]
         final_norm = normalization(
-            norm, norm_epsilon, dtype=kwargs.get("dtype"), name="final_norm"
+            norm, norm_epsilon, dtype=dtype, name="final_norm"
         )
 
         self.embedding = embedding
@@ -128,6 +129,10 @@ class GPTDecoder(PresetMixin, keras.Model):
         token_ids = keras.Input((None,), dtype="int32", name="token_ids")
         logits, _ = self._forward(token_ids)
         super().__init__(inputs=token_ids, outputs=logits, **kwargs)
+        if dtype is not None:
+            # A functional model ignores `dtype`; keep it for `compile` (loss
+            # scaling under mixed_float16) and the config.
+            self.dtype_policy = dtype
         self._compiled = generation.CompiledFunctions()
 
         # === Config ===
@@ -149,6 +154,7 @@ class GPTDecoder(PresetMixin, keras.Model):
         return {
             "name": self.name,
             "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
             "vocabulary_size": self.vocabulary_size,
             "num_layers": self.num_layers,
             "num_heads": self.num_heads,

@@ -105,7 +105,7 @@ class Seq2SeqTransformer(PresetMixin, keras.Model):
                 f"target. Received: encoder_vocabulary_size={encoder_vocabulary_size}, "
                 f"decoder_vocabulary_size={decoder_vocabulary_size}"
             )
-        dtype = kwargs.get("dtype")
+        dtype = kwargs.pop("dtype", None)
 
         # === Layers ===
         def embedding(vocabulary_size, name):
@@ -180,6 +180,10 @@ class Seq2SeqTransformer(PresetMixin, keras.Model):
             inputs["encoder_token_ids"], inputs["decoder_token_ids"]
         )
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
+        if dtype is not None:
+            # A functional model ignores `dtype`; keep it for `compile` (loss
+            # scaling under mixed_float16) and the config.
+            self.dtype_policy = dtype
         self._compiled = generation.CompiledFunctions()
 
         # === Config ===
@@ -204,6 +208,7 @@ class Seq2SeqTransformer(PresetMixin, keras.Model):
         return {
             "name": self.name,
             "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
             "encoder_vocabulary_size": self.encoder_vocabulary_size,
             "num_encoder_layers": self.num_encoder_layers,
             "num_decoder_layers": self.num_decoder_layers,

@@ -120,3 +120,14 @@ def test_bad_input():
         model.generate(np.array([[1, 2]]), max_new_tokens=0)
     with pytest.raises(ValueError, match="at least one token"):
         model.generate(np.array([[0, 0]]), max_new_tokens=2)
+
+
+def test_dtype_policy_is_kept_through_saving(tmp_path):
+    model = _tiny(dtype="mixed_bfloat16")
+    assert model.dtype_policy.name == "mixed_bfloat16"
+    model.save(tmp_path / "gpt.keras")
+    import keras
+
+    restored = keras.saving.load_model(tmp_path / "gpt.keras")
+    assert restored.dtype_policy.name == "mixed_bfloat16"
+    assert restored.blocks[0].compute_dtype == "bfloat16"

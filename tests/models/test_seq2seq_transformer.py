@@ -154,3 +154,14 @@ def test_bad_input():
         Seq2SeqTransformer.from_preset("transformer_huge")
     with pytest.raises(ValueError, match="length_penalty=-1"):
         model.beam_search(SOURCES, START, length_penalty=-1)
+
+
+def test_dtype_policy_is_kept_through_saving(tmp_path):
+    import keras
+
+    model = _tiny(dtype="mixed_float16")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    model.save(tmp_path / "s2s.keras")
+    restored = keras.saving.load_model(tmp_path / "s2s.keras")
+    assert restored.dtype_policy.name == "mixed_float16"

@@ -1,0 +1,58 @@
+"""What the BERT encoder and its task models share (not exported)."""
+
+from __future__ import annotations
+
+import keras
+
+
+def bert_initializer():
+    """Truncated normal, stddev 0.02: BERT's initializer for every weight matrix."""
+    return keras.initializers.TruncatedNormal(stddev=0.02)
+
+
+def bert_inputs(*names: str) -> dict:
+    """Symbolic `(batch, None)` int32 inputs named `token_ids`, `segment_ids`, *names."""
+    return {
+        name: keras.Input((None,), dtype="int32", name=name)
+        for name in ("token_ids", "segment_ids") + names
+    }
+
+
+class BertTask(keras.Model):
+    """Base of the models that put a head on a `BertEncoder` (not exported).
+
+    A subclass builds its functional graph around `encoder` and keeps it as
+    `self.encoder`; its config holds the serialized encoder, which
+    `from_config` deserializes. Head layers use the encoder's dtype policy,
+    and so does the model (so `compile` adds loss scaling under
+    `mixed_float16`).
+    """
+
+    @staticmethod
+    def _check_encoder(encoder):
+        from keras_attention.models.bert_encoder import BertEncoder
+
+        if not isinstance(encoder, BertEncoder):
+            raise ValueError(
+                "`encoder` must be a `BertEncoder`. "
+                f"Received: encoder={encoder!r} of type {type(encoder).__name__}"
+            )
+        return encoder
+
+    def _finish(self, encoder):
+        self.encoder = encoder
+        self.dtype_policy = encoder.dtype_policy
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config["encoder"], dict):
+            config["encoder"] = keras.saving.deserialize_keras_object(config["encoder"])
+        return cls(**config)
