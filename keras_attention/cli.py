@@ -1,12 +1,55 @@
-"""The `keras-attention` command."""
+"""The `keras-attention` command: train, evaluate, translate/generate/classify, attention."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
-def _demo(args: argparse.Namespace) -> int:
+def _train(args) -> int:
+    from keras_attention.training import train
+
+    out = args.out or str(Path("runs") / Path(args.recipe).stem)
+    train(args.recipe, out, overrides=args.set, data_path=args.data)
+    return 0
+
+
+def _evaluate(args) -> int:
+    from keras_attention.training import evaluate
+
+    evaluate(args.run, data_path=args.data)
+    return 0
+
+
+def _predict(args) -> int:
+    """translate / generate / classify: the run's task maps texts to texts."""
+    from keras_attention.training import load_run
+
+    task, model = load_run(args.run)
+    expected = {"translate": "translation", "generate": "language_model", "classify": "classification"}
+    if task.kind != expected[args.command]:
+        raise ValueError(
+            f"`{args.command}` needs a {expected[args.command]} run; "
+            f"{args.run} is a {task.kind} run."
+        )
+    for text, output in zip(args.text, task.predict(model, args.text)):
+        print(f"{text}\t{output}")
+    return 0
+
+
+def _attention(args) -> int:
+    from keras_attention.training import load_run
+    from keras_attention.visualization import plot_attention
+
+    task, model = load_run(args.run)
+    scores, query_tokens, key_tokens, title = task.attention(model, args.text)
+    path = plot_attention(scores, query_tokens, key_tokens, args.out, title=title)
+    print(f"{title}\nAttention heatmaps written to {path}")
+    return 0
+
+
+def _demo(args) -> int:
     from keras_attention import demo
 
     demo.main(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, seed=args.seed)
@@ -16,12 +59,48 @@ def _demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="keras-attention",
-        description="Transformer layers and models for Keras 3.",
+        description="Train, evaluate, inspect and run transformer models from recipes.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a recipe (models/*.toml) into a run directory")
+    train.add_argument("recipe", help="a recipe TOML file, e.g. models/dates.toml")
+    train.add_argument("--data", help="your own data file instead of the recipe's source")
+    train.add_argument("--out", help="run directory (default: runs/<recipe name>)")
+    train.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="TABLE.KEY=VALUE",
+        help="override a recipe value, e.g. --set training.epochs=3 (repeatable)",
+    )
+    train.set_defaults(handler=_train)
+
+    evaluate = commands.add_parser("evaluate", help="re-evaluate a finished run")
+    evaluate.add_argument("run", help="a run directory")
+    evaluate.add_argument("--data", help="the data file the run was trained on, if not embedded")
+    evaluate.set_defaults(handler=_evaluate)
+
+    for name, help_text in (
+        ("translate", "translate texts with a trained translation run"),
+        ("generate", "continue prompts with a trained language-model run"),
+        ("classify", "label texts with a trained classification run"),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("run", help="a run directory")
+        command.add_argument("text", nargs="+")
+        command.set_defaults(handler=_predict)
+
+    attention = commands.add_parser(
+        "attention", help="draw per-layer, per-head attention heatmaps for a text"
+    )
+    attention.add_argument("run")
+    attention.add_argument("text")
+    attention.add_argument("--out", default="attention.png", help="PNG file to write")
+    attention.set_defaults(handler=_attention)
+
     demo = commands.add_parser(
-        "demo",
-        help="train a tiny transformer to reverse sequences and print its attention",
+        "demo", help="train a tiny transformer to reverse sequences and print its attention"
     )
     demo.add_argument("--epochs", type=int, default=4)
     demo.add_argument("--steps-per-epoch", type=int, default=150)
@@ -32,7 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"keras-attention {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

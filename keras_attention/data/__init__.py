@@ -1,0 +1,53 @@
+"""Text data: tensorflow-text tokenizers, readers, embedded datasets, tf.data pipelines.
+
+TensorFlow-only by design: tokenization runs inside `tf.data` (and later
+inside exported SavedModels), so strings never enter the Keras graph.
+"""
+
+from keras_attention.data.datasets import (
+    date_pairs,
+    docstring_topics,
+    python_docstrings,
+)
+from keras_attention.data.pipelines import (
+    classification_dataset,
+    language_model_dataset,
+    masked_lm_dataset,
+    padding_fraction,
+    seq2seq_dataset,
+)
+from keras_attention.data.readers import (
+    MalformedDataError,
+    ReadReport,
+    read_labelled,
+    read_sentence_pairs,
+    read_text,
+    read_tfds,
+)
+from keras_attention.data.sentencepiece_tokenizer import SentencePieceTokenizer
+from keras_attention.data.tokenizer import (
+    RESERVED_TOKENS,
+    WordPieceTokenizer,
+    load_tokenizer,
+)
+
+__all__ = [
+    "MalformedDataError",
+    "RESERVED_TOKENS",
+    "ReadReport",
+    "SentencePieceTokenizer",
+    "WordPieceTokenizer",
+    "classification_dataset",
+    "date_pairs",
+    "docstring_topics",
+    "language_model_dataset",
+    "load_tokenizer",
+    "masked_lm_dataset",
+    "padding_fraction",
+    "python_docstrings",
+    "read_labelled",
+    "read_sentence_pairs",
+    "read_text",
+    "read_tfds",
+    "seq2seq_dataset",
+]

@@ -1,0 +1,72 @@
+from pathlib import Path
+
+import pytest
+
+from keras_attention.training.recipe import (
+    DEFAULTS,
+    RecipeError,
+    dump_recipe,
+    load_recipe,
+    parse_override,
+    validate_recipe,
+)
+
+RECIPES = sorted((Path(__file__).parents[2] / "models").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=[p.name for p in RECIPES])
+def test_every_shipped_recipe_is_valid(path):
+    recipe = load_recipe(path)
+    assert set(recipe) == set(DEFAULTS)
+
+
+def test_defaults_fill_in_and_overrides_win(tmp_path):
+    path = tmp_path / "r.toml"
+    path.write_text('[training]\nepochs = 3\n[model]\npreset = "transformer_tiny"\n')
+    recipe = load_recipe(path, ["training.epochs=5", "data.source=my_pairs.tsv", "model.overrides.dropout=0.2"])
+    assert recipe["training"]["epochs"] == 5
+    assert recipe["training"]["batch_size"] == DEFAULTS["training"]["batch_size"]
+    assert recipe["data"]["source"] == "my_pairs.tsv"
+    assert recipe["model"]["overrides"] == {"dropout": 0.2}
+
+
+def test_dump_and_load_round_trip(tmp_path):
+    recipe = validate_recipe({"model": {"preset": "x", "overrides": {"hidden_dim": 32}}})
+    path = tmp_path / "dumped.toml"
+    path.write_text(dump_recipe(recipe))
+    assert load_recipe(path) == recipe
+
+
+@pytest.mark.parametrize(
+    "recipe, message",
+    [
+        ({"training": {"batch_sise": 3}}, "Unknown recipe key `training.batch_sise`. Allowed keys in \\[training\\]"),
+        ({"trainig": {}}, "Unknown recipe key `trainig`"),
+        ({"training": {"mixed_precision": "fp8"}}, "`training.mixed_precision` must be one of \\['float32', 'mixed_float16', 'mixed_bfloat16'\\]. Received: 'fp8'"),
+        ({"task": {"kind": "vision"}}, "`task.kind` must be one of"),
+        ({"training": {"epochs": "ten"}}, "`training.epochs` must be of type int. Received: 'ten'"),
+        ({"training": {"batch_size": 0}}, "`training.batch_size` must be >= 1"),
+        ({"data": {"test_fraction": 0.7}}, "`data.test_fraction` must be in \\[0, 0.5\\)"),
+        ({"training": 3}, "`training` must be a table"),
+    ],
+)
+def test_invalid_recipes_name_the_key(recipe, message):
+    with pytest.raises(RecipeError, match=message):
+        validate_recipe(recipe)
+
+
+def test_override_parsing():
+    assert parse_override("training.learning_rate=1e-3") == (["training", "learning_rate"], 0.001)
+    assert parse_override("data.source=embedded:dates") == (["data", "source"], "embedded:dates")
+    assert parse_override("training.jit_compile=true") == (["training", "jit_compile"], True)
+    with pytest.raises(RecipeError, match="table.key=value"):
+        parse_override("epochs")
+
+
+def test_missing_and_malformed_recipe_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.toml"):
+        load_recipe(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[training\n")
+    with pytest.raises(RecipeError, match="not valid TOML"):
+        load_recipe(bad)
