@@ -1,4 +1,5 @@
-"""The `keras-attention` command: train, evaluate, translate/generate/classify, attention."""
+"""The `keras-attention` command: train, evaluate, translate/generate/classify,
+attention, export, serve."""
 
 from __future__ import annotations
 
@@ -46,6 +47,21 @@ def _attention(args) -> int:
     scores, query_tokens, key_tokens, title = task.attention(model, args.text)
     path = plot_attention(scores, query_tokens, key_tokens, args.out, title=title)
     print(f"{title}\nAttention heatmaps written to {path}")
+    return 0
+
+
+def _export(args) -> int:
+    from keras_attention.export import export_run
+
+    path = export_run(args.run, args.out, overwrite=args.overwrite)
+    print(f"SavedModel written to {path}")
+    return 0
+
+
+def _serve(args) -> int:
+    from keras_attention.export import serve
+
+    serve(args.path, port=args.port, host=args.host, name=args.name)
     return 0
 
 
@@ -99,6 +115,23 @@ def build_parser() -> argparse.ArgumentParser:
     attention.add_argument("--out", default="attention.png", help="PNG file to write")
     attention.set_defaults(handler=_attention)
 
+    export = commands.add_parser(
+        "export", help="export a run as a SavedModel that serves text in, text out"
+    )
+    export.add_argument("run", help="a run directory")
+    export.add_argument("--out", help="SavedModel directory (default: RUN/export)")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing export")
+    export.set_defaults(handler=_export)
+
+    serve = commands.add_parser(
+        "serve", help="serve a SavedModel over TF Serving's REST API on localhost"
+    )
+    serve.add_argument("path", help="an exported SavedModel directory")
+    serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--name", default="model", help="the model name in the URL")
+    serve.set_defaults(handler=_serve)
+
     demo = commands.add_parser(
         "demo", help="train a tiny transformer to reverse sequences and print its attention"
     )
@@ -113,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, FileExistsError) as error:
         print(f"keras-attention {args.command}: error: {error}", file=sys.stderr)
         return 2
 

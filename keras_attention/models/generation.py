@@ -16,6 +16,7 @@ from keras import ops
 __all__ = [
     "CompiledFunctions",
     "Sampler",
+    "TemperatureSampler",
     "beam_search_loop",
     "length_penalty",
     "sample_loop",
@@ -109,8 +110,7 @@ class Sampler:
         Token 0 is padding and is never chosen. `seed_generator` is the
         `keras.random.SeedGenerator` that random draws consume.
         """
-        logits = ops.cast(logits, "float32")
-        logits = ops.where(ops.arange(logits.shape[-1]) == 0, _NEG_INF, logits)
+        logits = _without_padding(logits)
         if self.temperature == 0:
             return ops.cast(ops.argmax(logits, axis=-1), "int32")
         logits = logits / self.temperature
@@ -135,6 +135,30 @@ class Sampler:
             f"Sampler(temperature={self.temperature}, top_k={self.top_k}, "
             f"top_p={self.top_p}, seed={self.seed})"
         )
+
+
+def _without_padding(logits):
+    """float32 logits with token 0 (padding) made impossible."""
+    logits = ops.cast(logits, "float32")
+    return ops.where(ops.arange(logits.shape[-1]) == 0, _NEG_INF, logits)
+
+
+class TemperatureSampler:
+    """Sampling whose temperature is a tensor, e.g. an input of a served model.
+
+    Greedy (argmax) where `temperature <= 0`, otherwise a draw from
+    `softmax(logits / temperature)`. Token 0 (padding) is never chosen.
+    """
+
+    def __init__(self, temperature):
+        self.temperature = ops.cast(temperature, "float32")
+
+    def __call__(self, logits, seed_generator=None):
+        logits = _without_padding(logits)
+        greedy = ops.cast(ops.argmax(logits, axis=-1), "int32")
+        scaled = logits / ops.maximum(self.temperature, 1e-6)
+        sampled = keras.random.categorical(scaled, 1, seed=seed_generator)[:, 0]
+        return ops.where(self.temperature > 0, ops.cast(sampled, "int32"), greedy)
 
 
 class CompiledFunctions:
@@ -198,7 +222,7 @@ def sample_loop(
     Returns:
         The filled `(batch, max_length)` buffer.
     """
-    max_length = token_ids.shape[1]
+    max_length = ops.shape(token_ids)[1]
     done = ops.zeros((ops.shape(token_ids)[0],), "bool")
 
     def cond(index, token_ids, cache, done):
@@ -262,7 +286,7 @@ def beam_search_loop(
     """
     if reorder_cache is None:
         reorder_cache = lambda cache, indices: ops.take(cache, indices, axis=0)  # noqa: E731
-    rows, max_length = ops.shape(token_ids)[0], token_ids.shape[1]
+    rows, max_length = ops.shape(token_ids)[0], ops.shape(token_ids)[1]
     batch = rows // beam_size
     # Only the first beam is alive at the start, so the beams do not all
     # pick the same first token.

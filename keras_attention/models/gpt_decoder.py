@@ -236,33 +236,47 @@ class GPTDecoder(PresetMixin, keras.Model):
         logits = self.embedding(self.final_norm(x), reverse=True)
         return logits, ops.stack(caches, axis=1)
 
+    def decode(
+        self, token_ids, prompt_mask, start_index, sampler, end_token_id=None, seed_generator=None
+    ):
+        """Fill a token buffer after its prompts, on tensors, uncompiled.
+
+        `generate` and exported models wrap this in their own compiled
+        function. Positions past a row's prompt are overwritten before any
+        query can see them, so the cache is filled from the whole buffer once.
+
+        Args:
+            token_ids: `(batch, max_length)` int32, prompts then zeros.
+            prompt_mask: `(batch, max_length)` bool, True on prompt tokens.
+            start_index: scalar, the shortest prompt's length.
+            sampler: a `generation.Sampler` (or `TemperatureSampler`).
+            end_token_id: optional end-of-text id.
+            seed_generator: a `keras.random.SeedGenerator` for sampling.
+
+        Returns:
+            The filled `(batch, max_length)` buffer.
+        """
+
+        def step(token_ids, cache, index):
+            logits, cache = self.call_with_cache(token_ids, cache, index)
+            return logits[:, -1], cache
+
+        batch, max_length = ops.shape(token_ids)[0], ops.shape(token_ids)[1]
+        _, cache = self.call_with_cache(token_ids, self.initial_cache(batch, max_length), 0)
+        return generation.sample_loop(
+            step, token_ids, prompt_mask, cache, start_index, sampler, end_token_id, seed_generator
+        )
+
     def _generate_function(self, batch_size, max_length, sampler, end_token_id):
         def build():
             import tensorflow as tf
 
-            def step(token_ids, cache, index):
-                logits, cache = self.call_with_cache(token_ids, cache, index)
-                return logits[:, -1], cache
-
-            @tf.function(jit_compile=True)
-            def generate(token_ids, prompt_mask, start_index):
-                # Fill the cache for the whole buffer once; positions past a
-                # row's prompt are overwritten before any query can see them.
-                _, cache = self.call_with_cache(
-                    token_ids, self.initial_cache(batch_size, max_length), 0
-                )
-                return generation.sample_loop(
-                    step,
-                    token_ids,
-                    prompt_mask,
-                    cache,
-                    start_index,
-                    sampler,
-                    end_token_id,
-                    seed_generator,
-                )
-
-            return generate
+            return tf.function(
+                lambda token_ids, prompt_mask, start_index: self.decode(
+                    token_ids, prompt_mask, start_index, sampler, end_token_id, seed_generator
+                ),
+                jit_compile=True,
+            )
 
         seed_generator = self._compiled.seed_generator(sampler.seed)
         key = (batch_size, max_length, sampler.key, end_token_id)

@@ -316,7 +316,7 @@ class Seq2SeqTransformer(PresetMixin, keras.Model):
         return step
 
     def _prepare_decoding(self, encoder_token_ids, rows_per_input, max_length):
-        """Encode once; return the engine's step, an empty cache, the buffer rows."""
+        """Encode once; return the engine's step function and an empty self-attention cache."""
         encoder_outputs, encoder_padding_mask = self._encode(encoder_token_ids)
         # Cross-attention keys/values: computed once per input, not per step.
         cross_cache = ops.stack(
@@ -339,6 +339,49 @@ class Seq2SeqTransformer(PresetMixin, keras.Model):
         )
         return self._decoder_step(encoder_padding_mask, cross_cache), self_cache
 
+    @staticmethod
+    def _start_buffer(batch, start_token_id, max_length):
+        # (batch, max_length): the start token, then padding to be filled.
+        start = ops.full((batch, 1), start_token_id, dtype="int32")
+        return ops.pad(start, ((0, 0), (0, max_length - 1)))
+
+    def decode_sample(
+        self, encoder_token_ids, start_token_id, end_token_id, max_length, sampler, seed_generator=None
+    ):
+        """Greedy/sampled decoding on tensors, uncompiled (`generate` and exports wrap it).
+
+        Returns:
+            `(batch, max_length)` int32 target ids.
+        """
+        batch = ops.shape(encoder_token_ids)[0]
+        step, cache = self._prepare_decoding(encoder_token_ids, 1, max_length)
+        buffer = self._start_buffer(batch, start_token_id, max_length)
+        prompt_mask = ops.equal(ops.arange(max_length), 0)[None, :] & ops.ones((batch, 1), "bool")
+        return generation.sample_loop(
+            step, buffer, prompt_mask, cache, 1, sampler, end_token_id, seed_generator
+        )
+
+    def decode_beams(
+        self, encoder_token_ids, start_token_id, end_token_id, max_length, beam_size, length_penalty
+    ):
+        """Beam search on tensors, uncompiled (`beam_search` and exports wrap it).
+
+        Returns:
+            `(sequences (batch, beam_size, max_length), scores (batch, beam_size))`.
+        """
+        batch = ops.shape(encoder_token_ids)[0]
+        step, cache = self._prepare_decoding(encoder_token_ids, beam_size, max_length)
+        buffer = self._start_buffer(batch, start_token_id, max_length)
+        return generation.beam_search_loop(
+            step,
+            ops.repeat(buffer, beam_size, axis=0),
+            cache,
+            1,
+            beam_size,
+            float(length_penalty),
+            end_token_id,
+        )
+
     def _check_decoding_arguments(self, encoder_token_ids, start_token_id, max_length):
         encoder_token_ids = np.asarray(encoder_token_ids)
         if encoder_token_ids.ndim != 2 or not np.issubdtype(
@@ -360,9 +403,7 @@ class Seq2SeqTransformer(PresetMixin, keras.Model):
                 f"learned positions. Received: max_length={max_length}, "
                 f"encoder length={encoder_token_ids.shape[1]}"
             )
-        buffer = np.zeros((encoder_token_ids.shape[0], max_length), "int32")
-        buffer[:, 0] = start_token_id
-        return encoder_token_ids.astype("int32"), buffer
+        return encoder_token_ids.astype("int32"), max_length
 
     def generate(
         self,
@@ -386,30 +427,24 @@ class Seq2SeqTransformer(PresetMixin, keras.Model):
             `(batch, max_length)` int32 target ids, starting with `start_token_id`.
         """
         sampler = generation.Sampler.get(sampler)
-        encoder_token_ids, buffer = self._check_decoding_arguments(
+        encoder_token_ids, max_length = self._check_decoding_arguments(
             encoder_token_ids, start_token_id, max_length
         )
-        batch, max_length = buffer.shape
+        batch = encoder_token_ids.shape[0]
         seed_generator = self._compiled.seed_generator(sampler.seed)
 
         def build():
             import tensorflow as tf
 
-            @tf.function(jit_compile=True)
-            def decode(encoder_token_ids, buffer):
-                step, cache = self._prepare_decoding(encoder_token_ids, 1, max_length)
-                prompt_mask = ops.arange(max_length)[None, :] < 1
-                prompt_mask = ops.tile(prompt_mask, (ops.shape(buffer)[0], 1))
-                return generation.sample_loop(
-                    step, buffer, prompt_mask, cache, 1, sampler, end_token_id, seed_generator
-                )
-
-            return decode
+            return tf.function(
+                lambda ids: self.decode_sample(
+                    ids, start_token_id, end_token_id, max_length, sampler, seed_generator
+                ),
+                jit_compile=True,
+            )
 
         key = ("sample", batch, encoder_token_ids.shape[1], max_length, sampler.key, end_token_id)
-        return ops.convert_to_numpy(
-            self._compiled.get(key, build)(encoder_token_ids, buffer)
-        )
+        return ops.convert_to_numpy(self._compiled.get(key, build)(encoder_token_ids))
 
     def beam_search(
         self,
@@ -440,32 +475,24 @@ class Seq2SeqTransformer(PresetMixin, keras.Model):
             raise ValueError(
                 f"`length_penalty` must be a float >= 0. Received: length_penalty={length_penalty!r}"
             )
-        encoder_token_ids, buffer = self._check_decoding_arguments(
+        encoder_token_ids, max_length = self._check_decoding_arguments(
             encoder_token_ids, start_token_id, max_length
         )
-        batch, max_length = buffer.shape
+        batch = encoder_token_ids.shape[0]
 
         def build():
             import tensorflow as tf
 
-            @tf.function(jit_compile=True)
-            def decode(encoder_token_ids, buffer):
-                step, cache = self._prepare_decoding(encoder_token_ids, beam_size, max_length)
-                return generation.beam_search_loop(
-                    step,
-                    ops.repeat(buffer, beam_size, axis=0),
-                    cache,
-                    1,
-                    beam_size,
-                    float(length_penalty),
-                    end_token_id,
-                )
-
-            return decode
+            return tf.function(
+                lambda ids: self.decode_beams(
+                    ids, start_token_id, end_token_id, max_length, beam_size, length_penalty
+                ),
+                jit_compile=True,
+            )
 
         key = (
             "beam", batch, encoder_token_ids.shape[1], max_length, beam_size,
             float(length_penalty), end_token_id,
         )
-        sequences, scores = self._compiled.get(key, build)(encoder_token_ids, buffer)
+        sequences, scores = self._compiled.get(key, build)(encoder_token_ids)
         return ops.convert_to_numpy(sequences), ops.convert_to_numpy(scores)

@@ -10,6 +10,7 @@ A run directory holds everything a run produced and needs to resume:
     training_curves.png    loss and accuracy per epoch
     model.keras            the trained model
     metrics.json           the held-out evaluation
+    export/                the SavedModel: text in, text out (keras_attention.export)
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from pathlib import Path
 
 import keras
 
+from keras_attention.training.callbacks import AtomicBackupAndRestore
 from keras_attention.training.recipe import dump_recipe, load_recipe
 from keras_attention.training.schedules import TransformerSchedule
-from keras_attention.training.strategy import get_strategy
+from keras_attention.training.strategy import get_strategy, patch_keras_for_multi_worker
 from keras_attention.training.tasks import get_task
 
 __all__ = ["train", "evaluate", "load_run", "plot_history"]
@@ -59,9 +61,14 @@ def plot_history(history_csv: Path, output: Path) -> Path | None:
     figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
     for axis, name in zip(axes[0], panels):
         for prefix, style in (("", "-o"), ("val_", "--s")):
-            if prefix + name in rows[0]:
-                values = [float(row[prefix + name]) for row in rows]
-                axis.plot(epochs, values, style, label=("validation " if prefix else "training ") + name)
+            # CSVLogger writes "NA" for a metric an epoch did not report.
+            points = [
+                (epoch, float(row[prefix + name]))
+                for epoch, row in zip(epochs, rows)
+                if row.get(prefix + name) not in (None, "", "NA")
+            ]
+            if points:
+                axis.plot(*zip(*points), style, label=("validation " if prefix else "training ") + name)
         axis.set_xlabel("epoch")
         axis.set_title(name)
         axis.grid(alpha=0.3)
@@ -123,15 +130,15 @@ def train(
             metrics=task.metrics(),
             jit_compile=training["jit_compile"],
         )
+    if training["strategy"] == "multi_worker":
+        patch_keras_for_multi_worker(model, strategy)
     log(
         f"{type(model).__name__} from preset {recipe['model']['preset']!r}: "
         f"{model.count_params():,} parameters; {len(task.train_examples):,} training, "
         f"{len(task.validation_examples):,} validation, {len(task.test_examples):,} test examples"
     )
     callbacks = [
-        keras.callbacks.BackupAndRestore(
-            str(run_dir / "backup"), save_freq=training["checkpoint_every"]
-        )
+        AtomicBackupAndRestore(str(run_dir / "backup"), save_freq=training["checkpoint_every"])
     ]
     if chief:
         callbacks += [
@@ -160,7 +167,11 @@ def train(
     metrics = task.evaluate(model, log=log)
     metrics["training_seconds"] = round(seconds, 1)
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    from keras_attention.export import export_task
+
+    export = export_task(task, model, run_dir / "export", overwrite=True)
     log(f"Run directory: {run_dir}" + (f"  (curves: {curves.name})" if curves else ""))
+    log(f"SavedModel (text in, text out): {export}  —  serve it with: keras-attention serve {export}")
     return metrics
 
 

@@ -1,0 +1,169 @@
+"""SavedModel export: every task kind, reloaded where keras_attention cannot be imported."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+# Run in a subprocess in which `import keras_attention` fails: the export
+# must need only TensorFlow and tensorflow-text.
+ISOLATED = """
+import json, sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "keras_attention":
+            raise ImportError("keras_attention is not available here")
+sys.meta_path.insert(0, Block())
+import numpy as np
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (tokenizer ops)
+model = tf.saved_model.load(sys.argv[1])
+inputs = json.loads(sys.argv[2])
+outputs = model.signatures["serving_default"](**{
+    name: tf.constant(value, dtype=tf.string if isinstance(value, list) and value and isinstance(value[0], str) else None)
+    for name, value in inputs.items()})
+def plain(value):
+    value = value.numpy()
+    return [v.decode() if isinstance(v, bytes) else v for v in value.tolist()] if value.ndim else value.item()
+print(json.dumps({name: plain(value) for name, value in outputs.items()}))
+"""
+
+
+def _isolated(export, inputs):
+    result = subprocess.run(
+        [sys.executable, "-c", ISOLATED, str(export), json.dumps(inputs)],
+        capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def runs(trained):
+    return {name: trained(name) for name in ("dates", "gpt-mini", "bert-topics", "bert-mini")}
+
+
+TEXTS = ["Tuesday, March 5, 2024", "the 27th of July, 2044", ""]
+
+
+def test_translation_export_matches_in_process_decoding(runs):
+    out, task, model = runs["dates"]
+    exported = _isolated(out / "export", {"text": TEXTS})
+    expected = task.predict(model, TEXTS[:2])
+    assert exported["translation"][:2] == expected
+    assert exported["translation"][2] == ""
+    assert exported["truncated"] == [False, False, False]
+    assert all(np.isfinite(exported["score"]))
+
+
+def test_translation_reports_truncation(runs):
+    out, _, _ = runs["dates"]
+    exported = _isolated(out / "export", {"text": ["5 " * 100, "May 1, 2000"]})
+    assert exported["truncated"] == [True, False]
+
+
+def test_language_model_export_matches_generate(runs):
+    out, task, model = runs["gpt-mini"]
+    prompts = ["Return the", "A new list of"]
+    exported = _isolated(out / "export", {"prompt": prompts, "max_new_tokens": 5, "temperature": 0.0})
+    ragged = task.tokenizer.tokenize(np.array(prompts, dtype=object)).to_list()
+    buffer = np.zeros((2, max(map(len, ragged))), "int32")
+    for row, ids in enumerate(ragged):
+        buffer[row, : len(ids)] = ids
+    greedy = model.generate(buffer, 5)  # in-process, XLA-compiled, greedy
+    expected = [text.decode() for text in task.tokenizer.detokenize(greedy).numpy()]
+    assert exported["text"] == expected
+    sampled = _isolated(out / "export", {"prompt": prompts, "max_new_tokens": 5, "temperature": 1.0})
+    assert len(sampled["text"]) == 2
+
+
+def test_classifier_export_matches_predict(runs):
+    out, task, model = runs["bert-topics"]
+    texts = ["Return a logger with the specified name.", "Fail the test unless the expression is true."]
+    exported = _isolated(out / "export", {"text": texts})
+    assert exported["label"] == task.predict(model, texts)
+    probabilities = np.array(exported["probabilities"])
+    assert probabilities.shape == (2, len(task.label_names))
+    np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=1e-5)
+
+
+def test_encoder_export_gives_pooled_embeddings(runs):
+    out, task, model = runs["bert-mini"]
+    exported = _isolated(out / "export", {"text": ["Return a new dictionary."]})
+    ids = task.tokenizer.tokenize(np.array(["Return a new dictionary."], dtype=object)).to_list()[0]
+    token_ids = np.zeros((1, 16), "int32")
+    row = [task.tokenizer.cls_id] + ids[:14] + [task.tokenizer.sep_id]
+    token_ids[0, : len(row)] = row
+    expected = model.encoder({"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids)})["pooled_output"]
+    np.testing.assert_allclose(np.array(exported["pooled_output"]), np.array(expected), atol=1e-5)
+
+
+def test_token_ids_endpoint(runs):
+    import tensorflow as tf
+
+    out, _, model = runs["gpt-mini"]
+    loaded = tf.saved_model.load(str(out / "export"))
+    ids = np.array([[5, 6, 7]], "int32")
+    logits = loaded.signatures["token_ids_to_logits"](token_ids=tf.constant(ids))["logits"]
+    np.testing.assert_allclose(logits.numpy(), np.array(model(ids)), atol=1e-5)
+
+
+def test_saved_model_cli_runs_the_signature(runs):
+    out, _, _ = runs["dates"]
+    command = (
+        "import sys, tensorflow_text\n"
+        "from tensorflow.python.tools import saved_model_cli\n"
+        "sys.argv = ['saved_model_cli'] + sys.argv[1:]\n"
+        "saved_model_cli.main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", command, "run", "--dir", str(out / "export"), "--tag_set", "serve",
+         "--signature_def", "serving_default", "--input_exprs", 'text=["March 5, 2024"]'],
+        capture_output=True, text=True, timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Result for output key translation" in result.stdout
+
+
+def test_existing_target_is_kept_unless_overwrite(runs, tmp_path):
+    from keras_attention.export import export_run
+
+    out, _, _ = runs["dates"]
+    target = tmp_path / "exported"
+    export_run(out, target)
+    with pytest.raises(FileExistsError, match="overwrite"):
+        export_run(out, target)
+    export_run(out, target, overwrite=True)
+    assert (target / "saved_model.pb").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["exported"]  # nothing partial left
+
+
+def test_an_export_killed_midway_leaves_no_partial_target(runs, tmp_path):
+    out, _, _ = runs["dates"]
+    target = tmp_path / "exported"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "keras_attention.cli", "export", str(out), "--out", str(target)],
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    import time
+
+    deadline = time.time() + 240
+    # Kill it while it writes its temporary directory.
+    while time.time() < deadline and not any(p.name.startswith(".exported.partial") for p in tmp_path.iterdir()):
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not target.exists()
+    from keras_attention.export import export_run
+
+    export_run(out, target)  # and a later export succeeds
+    assert (target / "saved_model.pb").exists()

@@ -1,0 +1,170 @@
+"""End to end: recipes train through the CLI, runs resume after SIGKILL, and a
+two-worker MultiWorkerMirroredStrategy job on 127.0.0.1 agrees on its weights."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from keras_attention.cli import main
+
+ROOT = Path(__file__).parents[2]
+RECIPES = sorted((ROOT / "models").glob("*.toml"))
+
+# Tiny settings that make any shipped recipe train in seconds.
+TINY = {
+    "translation": [
+        "model.preset=transformer_tiny",
+        "model.overrides={hidden_dim = 32, intermediate_dim = 64, num_heads = 2}",
+        "data.num_examples=400",
+        "data.vocabulary_size=200",
+        "data.max_length=20",
+    ],
+    "language_model": ["model.preset=gpt_tiny", "data.num_examples=200", "data.vocabulary_size=300", "data.max_length=16", "evaluation.max_new_tokens=4"],
+    "masked_lm": ["model.preset=bert_test", "data.num_examples=200", "data.vocabulary_size=300", "data.max_length=16"],
+    "classification": ["model.preset=bert_test", "data.num_examples=300", "data.vocabulary_size=300", "data.max_length=16"],
+}
+COMMON = [
+    "training.epochs=1",
+    "training.steps_per_epoch=3",
+    "training.batch_size=8",
+    "training.warmup_steps=10",
+    "evaluation.max_examples=8",
+    "evaluation.num_samples=2",
+]
+
+
+def _sets(options):
+    return [item for option in options for item in ("--set", option)]
+
+
+def _kind(recipe):
+    import tomllib
+
+    return tomllib.loads(recipe.read_text())["task"]["kind"]
+
+
+@pytest.fixture(scope="module")
+def pairs_file(tmp_path_factory):
+    from keras_attention.data import date_pairs
+
+    path = tmp_path_factory.mktemp("corpus") / "pairs.tsv"
+    path.write_text("".join(f"{s}\t{t}\n" for s, t in date_pairs(300, seed=5)))
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe", RECIPES, ids=[p.stem for p in RECIPES])
+def test_every_recipe_trains_a_few_steps(tmp_path, recipe, pairs_file):
+    kind = _kind(recipe)
+    out = tmp_path / "run"
+    data = ["--data", str(pairs_file)] if "transformer-base" in recipe.name else []
+    assert main(["train", str(recipe), "--out", str(out), *data, *_sets(TINY[kind] + COMMON)]) == 0
+    for name in ("model.keras", "metrics.json", "recipe.toml", "history.csv", "training_curves.png"):
+        assert (out / name).exists(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics
+
+
+@pytest.mark.slow
+def test_cli_end_to_end_on_a_tiny_translation_run(tmp_path, capsys):
+    out = tmp_path / "dates"
+    recipe = ROOT / "models" / "dates.toml"
+    assert main(["train", str(recipe), "--out", str(out), *_sets(TINY["translation"] + COMMON)]) == 0
+    assert main(["evaluate", str(out)]) == 0
+    assert "exact match" in capsys.readouterr().out
+    assert main(["translate", str(out), "March 5, 2024", "the 1st of May, 1999"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["March 5, 2024", "the 1st of May, 1999"]
+    png = tmp_path / "heatmap.png"
+    assert main(["attention", str(out), "March 5, 2024", "--out", str(png)]) == 0
+    assert png.stat().st_size > 1000
+    assert main(["generate", str(out), "hello"]) == 2  # wrong kind of run: a clear error
+    assert "needs a language_model run" in capsys.readouterr().err
+
+
+def test_cli_reports_invalid_recipes(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[training]\nbatch_sise = 3\n')
+    assert main(["train", str(bad), "--out", str(tmp_path / "run")]) == 2
+    assert "Unknown recipe key `training.batch_sise`" in capsys.readouterr().err
+
+
+def _train_command(out, *options):
+    return [
+        sys.executable, "-m", "keras_attention.cli", "train", str(ROOT / "models" / "dates.toml"),
+        "--out", str(out), *_sets(TINY["translation"] + list(options)),
+    ]
+
+
+@pytest.mark.slow
+def test_training_killed_with_sigkill_resumes_from_its_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    options = [
+        "training.epochs=3", "training.steps_per_epoch=30", "training.batch_size=8",
+        "training.checkpoint_every=5", "training.warmup_steps=10",
+        "evaluation.max_examples=8",
+    ]
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    process = subprocess.Popen(_train_command(out, *options), env=environment,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    history = out / "history.csv"
+    deadline = time.time() + 300
+    # Kill it once the first epoch is logged and a mid-epoch backup exists.
+    while time.time() < deadline and process.poll() is None:
+        if history.exists() and len(history.read_text().splitlines()) >= 2 and (out / "backup").exists():
+            break
+        time.sleep(0.2)
+    assert process.poll() is None, "training ended before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (out / "model.keras").exists()
+    first_epochs = [int(line.split(",")[0]) for line in history.read_text().splitlines()[1:]]
+
+    finished = subprocess.run(_train_command(out, *options), env=environment, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert "Resuming the interrupted run" in finished.stdout
+    epochs = [int(line.split(",")[0]) for line in history.read_text().splitlines()[1:]]
+    assert epochs[: len(first_epochs)] == first_epochs
+    # The second run did not start again from epoch 0: it resumed.
+    assert epochs == list(range(3)), epochs
+    assert (out / "model.keras").exists() and not (out / "backup").exists()
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_multi_worker_training_on_localhost_ends_with_identical_weights(tmp_path):
+    import keras
+
+    ports = [_free_port(), _free_port()]
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    out = tmp_path / "run"
+    options = ["training.strategy=multi_worker", "training.epochs=1", "training.steps_per_epoch=4",
+               "training.batch_size=8", "training.warmup_steps=10", "evaluation.max_examples=4",
+               "data.validation_fraction=0.0"]
+    processes = []
+    for index in range(2):
+        environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
+                           TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        processes.append(subprocess.Popen(_train_command(out, *options), env=environment,
+                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outputs = [process.communicate(timeout=600)[0] for process in processes]
+    for process, output in zip(processes, outputs):
+        assert process.returncode == 0, output[-3000:]
+    chief = keras.saving.load_model(out / "model.keras")
+    other = keras.saving.load_model(out / "model.keras")
+    other.load_weights(out / "worker-1" / "model.weights.h5")
+    for a, b in zip(chief.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(a, b)
