@@ -1,5 +1,5 @@
 """The `keras-attention` command: train, evaluate, translate/generate/classify,
-attention, export, serve."""
+attention, export, serve, tune."""
 
 from __future__ import annotations
 
@@ -62,6 +62,16 @@ def _serve(args) -> int:
     from keras_attention.export import serve
 
     serve(args.path, port=args.port, host=args.host, name=args.name)
+    return 0
+
+
+def _tune(args) -> int:
+    from keras_attention.tuning import launch_distributed_search, run_search
+
+    out = args.out or str(Path("runs") / f"tune-{Path(args.spec).stem}")
+    if args.workers:
+        return launch_distributed_search(args.spec, out, args.workers)
+    run_search(args.spec, out)
     return 0
 
 
@@ -131,6 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--name", default="model", help="the model name in the URL")
     serve.set_defaults(handler=_serve)
+
+    tune = commands.add_parser(
+        "tune", help="run (or resume) a Keras Tuner search spec (tuning/*.toml)"
+    )
+    tune.add_argument("spec", help="a search spec TOML file, e.g. tuning/dates.toml")
+    tune.add_argument("--out", help="search directory (default: runs/tune-<spec name>)")
+    tune.add_argument(
+        "--workers", type=int, default=0,
+        help="run a Keras Tuner chief and this many workers on 127.0.0.1",
+    )
+    tune.set_defaults(handler=_tune)
 
     demo = commands.add_parser(
         "demo", help="train a tiny transformer to reverse sequences and print its attention"
