@@ -21,8 +21,11 @@ class TransformerDecoderBlock(TransformerBlock):
     `normalize_first=True`). Without an encoder sequence it is a GPT-style
     decoder block.
 
-    Args:
-        Same as `TransformerEncoderBlock`.
+    The constructor arguments are those of `TransformerEncoderBlock`
+    (`num_heads`, `intermediate_dim`, `key_dim`, `num_key_value_heads`,
+    `dropout`, `attention_dropout`, `activation_dropout`, `activation`,
+    `normalize_first`, `norm`, `norm_epsilon`, `attention_window`,
+    `use_rotary_embedding`, `kernel_initializer`, `seed`).
 
     Call arguments:
         decoder_sequence: `(batch, length, hidden_dim)`.
