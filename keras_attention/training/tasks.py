@@ -101,9 +101,32 @@ class Task:
         for name in self.tokenizer_directories:
             self.tokenizers[name] = data.load_tokenizer(run_dir / name)
 
-    def datasets(self):
-        """`(train, validation)` tf.data datasets."""
+    def _dataset(self, examples, shuffle: bool):
+        """One split's tf.data pipeline (training batches when `shuffle`)."""
         raise NotImplementedError
+
+    def _batching(self, shuffle: bool) -> dict:
+        """The pipeline arguments every task shares."""
+        training = self.recipe["training"]
+        return dict(
+            batch_size=training["batch_size"],
+            shuffle=shuffle,
+            seed=self.seed,
+            repeat=shuffle and training["steps_per_epoch"] > 0,
+        )
+
+    def datasets(self):
+        """`(train, validation)` tf.data datasets (validation None when empty)."""
+        validation = (
+            self._dataset(self.validation_examples, False) if self.validation_examples else None
+        )
+        return self._dataset(self.train_examples, True), validation
+
+    def _from_preset(self, model_class, **arguments):
+        """The recipe's preset of `model_class`, with data-derived `arguments`
+        and then the recipe's `model.overrides` applied."""
+        arguments.update(self.recipe["model"]["overrides"])
+        return model_class.from_preset(self.recipe["model"]["preset"], **arguments)
 
     # --- model ------------------------------------------------------------
 
@@ -175,34 +198,24 @@ class TranslationTask(Task):
         return self.tokenizers.get("target_tokenizer") or self.tokenizers["tokenizer"]
 
     def _dataset(self, pairs, shuffle):
-        training = self.recipe["training"]
         return data.seq2seq_dataset(
             pairs,
             self.source_tokenizer,
             self.target_tokenizer,
-            batch_size=training["batch_size"],
             max_length=self.data_config["max_length"],
-            shuffle=shuffle,
-            seed=self.seed,
-            repeat=shuffle and training["steps_per_epoch"] > 0,
+            **self._batching(shuffle),
         )
-
-    def datasets(self):
-        validation = self._dataset(self.validation_examples, False) if self.validation_examples else None
-        return self._dataset(self.train_examples, True), validation
 
     def build_model(self):
         from keras_attention.models import Seq2SeqTransformer
 
-        model_config = self.recipe["model"]
         shared = self.data_config["shared_vocabulary"]
-        arguments = dict(
+        return self._from_preset(
+            Seq2SeqTransformer,
             encoder_vocabulary_size=self.source_tokenizer.vocabulary_size,
             decoder_vocabulary_size=None if shared else self.target_tokenizer.vocabulary_size,
             max_sequence_length=self.data_config["max_length"],
         )
-        arguments.update(model_config["overrides"])
-        return Seq2SeqTransformer.from_preset(model_config["preset"], **arguments)
 
     def _source_ids(self, texts):
         max_length = self.data_config["max_length"]
@@ -332,31 +345,22 @@ class LanguageModelTask(Task):
         return self.tokenizers["tokenizer"]
 
     def _dataset(self, texts, shuffle):
-        training = self.recipe["training"]
         return data.language_model_dataset(
             texts,
             self.tokenizer,
             sequence_length=self.data_config["max_length"],
-            batch_size=training["batch_size"],
-            shuffle=shuffle,
-            seed=self.seed,
-            repeat=shuffle and training["steps_per_epoch"] > 0,
+            **self._batching(shuffle),
         )
-
-    def datasets(self):
-        validation = self._dataset(self.validation_examples, False) if self.validation_examples else None
-        return self._dataset(self.train_examples, True), validation
 
     def build_model(self):
         from keras_attention.models import GPTDecoder
 
-        arguments = dict(
+        return self._from_preset(
+            GPTDecoder,
             vocabulary_size=self.tokenizer.vocabulary_size,
             max_sequence_length=self.data_config["max_length"]
             + self.recipe["evaluation"]["max_new_tokens"],
         )
-        arguments.update(self.recipe["model"]["overrides"])
-        return GPTDecoder.from_preset(self.recipe["model"]["preset"], **arguments)
 
     def _sampler(self):
         from keras_attention.models import Sampler
@@ -456,33 +460,23 @@ class ClassificationTask(Task):
         return self.tokenizers["tokenizer"]
 
     def _dataset(self, examples, shuffle):
-        training = self.recipe["training"]
         return data.classification_dataset(
             [text for text, _ in examples],
             [str(label) for _, label in examples],
             self.tokenizer,
             sequence_length=self.data_config["max_length"],
-            batch_size=training["batch_size"],
             label_names=self.label_names,
-            shuffle=shuffle,
-            seed=self.seed,
-            repeat=shuffle and training["steps_per_epoch"] > 0,
+            **self._batching(shuffle),
         )
-
-    def datasets(self):
-        validation = self._dataset(self.validation_examples, False) if self.validation_examples else None
-        return self._dataset(self.train_examples, True), validation
 
     def build_model(self):
         from keras_attention.models import BertClassifier
 
-        arguments = dict(
+        return self._from_preset(
+            BertClassifier,
+            num_classes=len(self.label_names),
             vocabulary_size=self.tokenizer.vocabulary_size,
             max_sequence_length=self.data_config["max_length"],
-        )
-        arguments.update(self.recipe["model"]["overrides"])
-        return BertClassifier.from_preset(
-            self.recipe["model"]["preset"], num_classes=len(self.label_names), **arguments
         )
 
     def loss(self):
@@ -530,28 +524,21 @@ class MaskedLMTask(Task):
     tokenizer = LanguageModelTask.tokenizer
 
     def _dataset(self, texts, shuffle):
-        training = self.recipe["training"]
         return data.masked_lm_dataset(
             texts,
             self.tokenizer,
             sequence_length=self.data_config["max_length"],
-            batch_size=training["batch_size"],
-            shuffle=shuffle,
-            seed=self.seed,
-            repeat=shuffle and training["steps_per_epoch"] > 0,
+            **self._batching(shuffle),
         )
-
-    datasets = LanguageModelTask.datasets
 
     def build_model(self):
         from keras_attention.models import BertMaskedLM
 
-        arguments = dict(
+        return self._from_preset(
+            BertMaskedLM,
             vocabulary_size=self.tokenizer.vocabulary_size,
             max_sequence_length=self.data_config["max_length"],
         )
-        arguments.update(self.recipe["model"]["overrides"])
-        return BertMaskedLM.from_preset(self.recipe["model"]["preset"], **arguments)
 
     def loss(self):
         return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
