@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -156,7 +157,8 @@ def train(
             steps_per_epoch=training["steps_per_epoch"] or None,
             callbacks=callbacks,
             shuffle=False,  # the tf.data pipeline shuffles, deterministically
-            verbose=2 if chief else 0,
+            # Live progress bars on a terminal, one line per epoch in logs.
+            verbose=(1 if sys.stdout.isatty() else 2) if chief else 0,
         )
     seconds = time.time() - started
     if not chief:  # other workers only help train; keep their weights to compare
