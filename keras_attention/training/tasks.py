@@ -25,6 +25,13 @@ __all__ = ["TASKS", "Task", "TranslationTask", "get_task"]
 _GENERATION_BATCH = 64
 
 
+def _load_given_tokenizer(path: str):
+    """A recipe's `data.tokenizer`: a saved tokenizer directory or a SentencePiece model file."""
+    if Path(path).is_file():
+        return data.SentencePieceTokenizer(path)
+    return data.load_tokenizer(path)
+
+
 def split(examples: list, validation_fraction: float, test_fraction: float, seed: int):
     """Deterministic shuffled split into (train, validation, test)."""
     examples = list(examples)
@@ -86,7 +93,7 @@ class Task:
                 self.tokenizers[name] = data.load_tokenizer(directory)
                 continue
             if config["tokenizer"]:
-                tokenizer = data.load_tokenizer(config["tokenizer"])
+                tokenizer = _load_given_tokenizer(config["tokenizer"])
             else:
                 tokenizer = data.WordPieceTokenizer.train(
                     texts,

@@ -168,3 +168,17 @@ def test_multi_worker_training_on_localhost_ends_with_identical_weights(tmp_path
     other.load_weights(out / "worker-1" / "model.weights.h5")
     for a, b in zip(chief.get_weights(), other.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_a_recipe_can_bring_its_own_tokenizer(tmp_path):
+    from keras_attention import data
+
+    tokenizer = data.WordPieceTokenizer.train(
+        [s + " " + t for s, t in data.date_pairs(300, seed=2)], vocabulary_size=150, show_progress=False
+    )
+    tokenizer.save(tmp_path / "my_tokenizer")
+    out = tmp_path / "run"
+    options = TINY["translation"] + COMMON + [f"data.tokenizer={json.dumps(str(tmp_path / 'my_tokenizer'))}"]
+    assert main(["train", str(ROOT / "models" / "dates.toml"), "--out", str(out), *_sets(options)]) == 0
+    assert data.load_tokenizer(out / "tokenizer").vocabulary == tokenizer.vocabulary
