@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/attention.py
 	$(BIN)/python benchmarks/generation.py
 	$(BIN)/python benchmarks/input_pipeline.py
+	$(BIN)/python benchmarks/attention_vs_lstm.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
