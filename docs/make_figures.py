@@ -7,6 +7,7 @@ Writes into docs/images/:
   masks.png                global, causal, local and causal+local masks (compute_attention_mask)
   dates_attention.png      cross-attention of the trained dates model (trains it if missing)
   training_curves.png      that run's loss and accuracy per epoch
+  it_attention.png         where "it" looks, in a small encoder trained to resolve it
 """
 
 from __future__ import annotations
@@ -64,6 +65,74 @@ def masks(path, length=10):
     plt.close(figure)
 
 
+def it_attention(path):
+    """Train a 2-layer encoder to name what "it" refers to, then draw where "it" looks.
+
+    The sentences are generated from one template, "the ANIMAL didn't cross
+    the PLACE because it was too ADJECTIVE": a tiredness adjective makes "it"
+    the animal, a width adjective makes it the place. The model reads the
+    whole sentence and predicts the referent at the position of "it".
+    """
+    import keras
+
+    from keras_attention import layers
+
+    rng = np.random.default_rng(0)
+    animals = ["dog", "cat", "horse", "boy", "girl", "fox", "cow", "man"]
+    places = ["street", "river", "road", "bridge", "field", "canal", "valley", "highway"]
+    animate_adjectives = ["tired", "sleepy", "scared", "lazy", "old", "slow"]
+    place_adjectives = ["wide", "deep", "busy", "long", "flooded", "icy"]
+    template = "the {animal} didn't cross the {place} because it was too {adjective}".split()
+    words = {w for w in template if "{" not in w}
+    vocabulary = ["[PAD]"] + sorted(words | set(animals + places + animate_adjectives + place_adjectives))
+    index = {word: i for i, word in enumerate(vocabulary)}
+    position = template.index("it")
+
+    def sentence(animal, place, adjective):
+        return [w.format(animal=animal, place=place, adjective=adjective) for w in template]
+
+    inputs, targets = [], []
+    for _ in range(20000):
+        animal, place = rng.choice(animals), rng.choice(places)
+        animate = rng.random() < 0.5
+        adjective = rng.choice(animate_adjectives if animate else place_adjectives)
+        inputs.append([index[w] for w in sentence(animal, place, adjective)])
+        targets.append(index[animal if animate else place])
+    keras.utils.set_random_seed(0)
+    token_ids = keras.Input((len(template),), dtype="int32")
+    embedding = layers.TokenAndPositionEmbedding(len(vocabulary), len(template), 64, position="learned")
+    blocks = [layers.TransformerEncoderBlock(4, 128, name=f"layer_{i}") for i in range(2)]
+    x = embedding(token_ids)
+    for block in blocks:
+        x = block(x)
+    referent = keras.layers.Dense(len(vocabulary))(x[:, position])
+    model = keras.Model(token_ids, referent)
+    model.compile(
+        keras.optimizers.Adam(1e-3),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(np.array(inputs), np.array(targets), epochs=3, batch_size=64, verbose=0)
+
+    figure, axes = plt.subplots(2, 1, figsize=(8, 4.6))
+    for axis, adjective in zip(axes, ("tired", "wide")):
+        words_in = sentence("dog", "street", adjective)
+        ids = np.array([[index[w] for w in words_in]])
+        hidden = embedding(ids)
+        hidden = blocks[0](hidden)
+        _, scores = blocks[1](hidden, return_attention_scores=True)
+        answer = vocabulary[int(np.argmax(model(ids)))]
+        axis.imshow(np.asarray(scores)[0, :, position], cmap="viridis", vmin=0, vmax=1)
+        axis.set_xticks(range(len(words_in)))
+        axis.set_xticklabels(words_in, rotation=30, fontsize=8)
+        axis.set_yticks(range(4))
+        axis.set_yticklabels([f"head {h}" for h in range(4)], fontsize=8)
+        axis.set_title(f"\"...it was too {adjective}\": it → {answer}", fontsize=10)
+    figure.suptitle('Where "it" looks (second layer, every head)')
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
 def dates_run(run_dir: Path, text: str):
     from keras_attention.training import load_run, train
     from keras_attention.visualization import plot_attention
@@ -84,6 +153,7 @@ def main():
     IMAGES.mkdir(parents=True, exist_ok=True)
     positional_encoding(IMAGES / "positional_encoding.png")
     masks(IMAGES / "masks.png")
+    it_attention(IMAGES / "it_attention.png")
     dates_run(Path(args.run), args.text)
     print(f"Figures written to {IMAGES}")
 
