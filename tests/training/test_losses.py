@@ -1,3 +1,5 @@
+"""MaskedSparseCategoricalCrossentropy: padding ignored, label smoothing."""
+
 import math
 
 import numpy as np
@@ -12,27 +14,6 @@ from keras_attention.training import (
     exact_match,
     perplexity,
 )
-
-
-def test_schedule_is_the_papers_formula():
-    schedule = TransformerSchedule(hidden_dim=512, warmup_steps=4000)
-    for step in (1, 100, 3999, 4000, 20000):
-        expected = 512**-0.5 * min(step**-0.5, step * 4000**-1.5)
-        assert float(schedule(step - 1)) == pytest.approx(expected, rel=1e-5)
-
-
-def test_schedule_serializes():
-    schedule = TransformerSchedule(64, 100, scale=2.0)
-    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(schedule))
-    assert isinstance(restored, TransformerSchedule)
-    assert restored.get_config() == {"hidden_dim": 64, "warmup_steps": 100, "scale": 2.0}
-    assert float(restored(50)) == float(schedule(50))
-
-
-@pytest.mark.parametrize("kwargs", [{"hidden_dim": 0}, {"hidden_dim": 8, "warmup_steps": -1}, {"hidden_dim": 8, "scale": 0}])
-def test_schedule_bad_arguments(kwargs):
-    with pytest.raises(ValueError, match="Received"):
-        TransformerSchedule(**kwargs)
 
 
 def _numpy_loss(y_true, logits, smoothing):
@@ -62,18 +43,3 @@ def test_loss_config_and_errors():
     assert clone.label_smoothing == 0.2
     with pytest.raises(ValueError, match="label_smoothing=1.0"):
         MaskedSparseCategoricalCrossentropy(label_smoothing=1.0)
-
-
-def test_masked_accuracy_counts_real_tokens_only():
-    metric = MaskedAccuracy()
-    y_true = np.array([[1, 2, 3, 0], [4, 0, 0, 0]])
-    predictions = np.eye(5)[np.array([[1, 2, 0, 4], [4, 1, 1, 1]])]
-    metric.update_state(y_true, predictions)
-    assert float(metric.result()) == pytest.approx(3 / 4)
-
-
-def test_exact_match_and_perplexity():
-    assert exact_match(["a", "b "], ["a", "b"]) == 1.0
-    with pytest.raises(ValueError, match="equal length"):
-        exact_match(["a"], ["a", "b"])
-    assert perplexity(math.log(7.0)) == pytest.approx(7.0)

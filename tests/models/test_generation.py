@@ -1,0 +1,65 @@
+"""The generation engine's pieces: samplers, length penalty, seed handling."""
+
+import numpy as np
+import pytest
+
+import keras
+
+from keras_attention.models.generation import (
+    CompiledFunctions,
+    Sampler,
+    TemperatureSampler,
+    length_penalty,
+)
+
+LOGITS = np.log(np.array([[0.05, 0.1, 0.6, 0.25], [0.4, 0.1, 0.2, 0.3]], "float32"))
+
+
+def test_greedy_never_picks_padding():
+    # Row 2's most likely token is 0 (padding): the next best is taken.
+    assert np.asarray(Sampler()(LOGITS)).tolist() == [2, 3]
+
+
+def test_top_k_and_top_p_restrict_the_draw():
+    generator = keras.random.SeedGenerator(0)
+    for _ in range(20):
+        assert set(np.asarray(Sampler(1.0, top_k=1)(LOGITS, generator)).tolist()) <= {2, 3}
+        draws = np.asarray(Sampler(1.0, top_p=0.5)(LOGITS, generator)).tolist()
+        assert draws[0] == 2  # 0.6 alone reaches top_p
+
+
+def test_temperature_sampler_is_greedy_at_zero():
+    assert np.asarray(TemperatureSampler(0.0)(LOGITS)).tolist() == [2, 3]
+
+
+def test_length_penalty_is_gnmts():
+    assert float(length_penalty(1, 0.6)) == pytest.approx(1.0)
+    assert float(length_penalty(7, 0.6)) == pytest.approx((12 / 6) ** 0.6)
+
+
+def test_seed_generator_restarts_at_the_seed():
+    functions = CompiledFunctions()
+    first = np.asarray(functions.seed_generator(5).state)
+    functions.seed_generator(5).next()
+    assert np.array_equal(np.asarray(functions.seed_generator(5).state), first)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"temperature": -1}, "temperature=-1"),
+        ({"temperature": 1.0, "top_k": 0}, "top_k=0"),
+        ({"temperature": 1.0, "top_p": 0}, "top_p=0"),
+        ({"top_k": 5}, "need sampling"),
+    ],
+)
+def test_bad_sampler_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Sampler(**kwargs)
+
+
+def test_sampler_get():
+    assert Sampler.get("greedy").temperature == 0
+    assert Sampler.get({"temperature": 0.5}).temperature == 0.5
+    with pytest.raises(ValueError, match="sampler="):
+        Sampler.get("beam")
