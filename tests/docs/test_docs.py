@@ -2,8 +2,7 @@
 
 * ```python blocks run, in order, one namespace per page;
 * ```bash blocks: every `keras-attention ...` command is parsed by the real
-  command-line parser (the commands themselves run end to end, on tiny
-  settings, in tests/training and tests/export);
+  command-line parser here, and runs as written in test_docs_commands.py;
 * ```toml blocks parse, and recipe fragments validate;
 * `mkdocs build --strict` builds the site, API reference included.
 """

@@ -1,5 +1,8 @@
-"""End to end: recipes train through the CLI, runs resume after SIGKILL, and a
-two-worker MultiWorkerMirroredStrategy job on 127.0.0.1 agrees on its weights."""
+"""End to end: a run through the CLI, runs resume after SIGKILL, and a
+two-worker MultiWorkerMirroredStrategy job on 127.0.0.1 agrees on its weights.
+
+Every shipped recipe is trained by the documentation's own commands
+(tests/docs/test_docs_commands.py)."""
 
 import json
 import os
@@ -14,70 +17,16 @@ import numpy as np
 import pytest
 
 from keras_attention.cli import main
+from tests.tiny import COMMON, TINY, sets
 
 ROOT = Path(__file__).parents[2]
-RECIPES = sorted((ROOT / "models").glob("*.toml"))
-
-# Tiny settings that make any shipped recipe train in seconds.
-TINY = {
-    "translation": [
-        "model.preset=transformer_tiny",
-        "model.overrides={hidden_dim = 32, intermediate_dim = 64, num_heads = 2}",
-        "data.num_examples=400",
-        "data.vocabulary_size=200",
-        "data.max_length=20",
-    ],
-    "language_model": ["model.preset=gpt_tiny", "data.num_examples=200", "data.vocabulary_size=300", "data.max_length=16", "evaluation.max_new_tokens=4"],
-    "masked_lm": ["model.preset=bert_test", "data.num_examples=200", "data.vocabulary_size=300", "data.max_length=16"],
-    "classification": ["model.preset=bert_test", "data.num_examples=300", "data.vocabulary_size=300", "data.max_length=16"],
-}
-COMMON = [
-    "training.epochs=1",
-    "training.steps_per_epoch=3",
-    "training.batch_size=8",
-    "training.warmup_steps=10",
-    "evaluation.max_examples=8",
-    "evaluation.num_samples=2",
-]
-
-
-def _sets(options):
-    return [item for option in options for item in ("--set", option)]
-
-
-def _kind(recipe):
-    import tomllib
-
-    return tomllib.loads(recipe.read_text())["task"]["kind"]
-
-
-@pytest.fixture(scope="module")
-def pairs_file(tmp_path_factory):
-    from keras_attention.data import date_pairs
-
-    path = tmp_path_factory.mktemp("corpus") / "pairs.tsv"
-    path.write_text("".join(f"{s}\t{t}\n" for s, t in date_pairs(300, seed=5)))
-    return path
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("recipe", RECIPES, ids=[p.stem for p in RECIPES])
-def test_every_recipe_trains_a_few_steps(tmp_path, recipe, pairs_file):
-    kind = _kind(recipe)
-    out = tmp_path / "run"
-    data = ["--data", str(pairs_file)] if "transformer-base" in recipe.name else []
-    assert main(["train", str(recipe), "--out", str(out), *data, *_sets(TINY[kind] + COMMON)]) == 0
-    for name in ("model.keras", "metrics.json", "recipe.toml", "history.csv", "training_curves.png"):
-        assert (out / name).exists(), name
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics
 
 
 @pytest.mark.slow
 def test_cli_end_to_end_on_a_tiny_translation_run(tmp_path, capsys):
     out = tmp_path / "dates"
     recipe = ROOT / "models" / "dates.toml"
-    assert main(["train", str(recipe), "--out", str(out), *_sets(TINY["translation"] + COMMON)]) == 0
+    assert main(["train", str(recipe), "--out", str(out), *sets(TINY["translation"] + COMMON)]) == 0
     assert main(["evaluate", str(out)]) == 0
     assert "exact match" in capsys.readouterr().out
     assert main(["translate", str(out), "March 5, 2024", "the 1st of May, 1999"]) == 0
@@ -100,7 +49,7 @@ def test_cli_reports_invalid_recipes(tmp_path, capsys):
 def _train_command(out, *options):
     return [
         sys.executable, "-m", "keras_attention.cli", "train", str(ROOT / "models" / "dates.toml"),
-        "--out", str(out), *_sets(TINY["translation"] + list(options)),
+        "--out", str(out), *sets(TINY["translation"] + list(options)),
     ]
 
 
@@ -180,5 +129,5 @@ def test_a_recipe_can_bring_its_own_tokenizer(tmp_path):
     tokenizer.save(tmp_path / "my_tokenizer")
     out = tmp_path / "run"
     options = TINY["translation"] + COMMON + [f"data.tokenizer={json.dumps(str(tmp_path / 'my_tokenizer'))}"]
-    assert main(["train", str(ROOT / "models" / "dates.toml"), "--out", str(out), *_sets(options)]) == 0
+    assert main(["train", str(ROOT / "models" / "dates.toml"), "--out", str(out), *sets(options)]) == 0
     assert data.load_tokenizer(out / "tokenizer").vocabulary == tokenizer.vocabulary
