@@ -49,6 +49,7 @@ class TransformerBlock(keras.layers.Layer):
         norm_epsilon: float = 1e-5,
         attention_window: int | None = None,
         use_rotary_embedding: bool = False,
+        query_chunk_size: int | None = None,
         kernel_initializer="glorot_uniform",
         seed: int | None = None,
         **kwargs,
@@ -82,6 +83,9 @@ class TransformerBlock(keras.layers.Layer):
             _validate_window(attention_window)
         self.attention_window = attention_window
         self.use_rotary_embedding = bool(use_rotary_embedding)
+        self.query_chunk_size = _validation.positive_int(
+            "query_chunk_size", query_chunk_size, allow_none=True
+        )
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.seed = seed
         self.supports_masking = True
@@ -103,6 +107,7 @@ class TransformerBlock(keras.layers.Layer):
             attention_window=self.attention_window if self_attention else None,
             num_key_value_heads=self.num_key_value_heads,
             use_rotary_embedding=self.use_rotary_embedding and self_attention,
+            query_chunk_size=self.query_chunk_size,
             kernel_initializer=self.kernel_initializer,
             seed=self.seed,
             dtype=self.dtype_policy,
@@ -167,6 +172,7 @@ class TransformerBlock(keras.layers.Layer):
                 "norm_epsilon": self.norm_epsilon,
                 "attention_window": self.attention_window,
                 "use_rotary_embedding": self.use_rotary_embedding,
+                "query_chunk_size": self.query_chunk_size,
                 "kernel_initializer": keras.initializers.serialize(
                     self.kernel_initializer
                 ),

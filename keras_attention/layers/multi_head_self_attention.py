@@ -55,6 +55,10 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         use_rotary_embedding: bool, default False. Rotate queries and keys
             with RoPE in self-attention (positions start at `cache_index`).
         rotary_max_wavelength: int, default 10000.
+        query_chunk_size: int >= 1 or None, default None. Evaluate the
+            attention this many queries at a time, so only that many rows of
+            scores exist at once: memory for long sequences, same outputs.
+            Ignored when `return_attention_scores=True`.
         kernel_initializer: default "glorot_uniform".
         bias_initializer: default "zeros".
         seed: int or None, seed for attention dropout.
@@ -113,6 +117,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         num_key_value_heads: int | None = None,
         use_rotary_embedding: bool = False,
         rotary_max_wavelength: int = 10000,
+        query_chunk_size: int | None = None,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
         seed: int | None = None,
@@ -142,6 +147,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             )
         self.use_rotary_embedding = bool(use_rotary_embedding)
         self.rotary_max_wavelength = rotary_max_wavelength
+        self.query_chunk_size = _validation.positive_int(
+            "query_chunk_size", query_chunk_size, allow_none=True
+        )
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.seed = seed
@@ -406,6 +414,8 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             attention_mask=mask,
             dropout=self._dropout_layer if self.dropout > 0 else None,
             training=training,
+            # Scores on request need the full matrix that chunking avoids.
+            query_chunk_size=None if return_attention_scores else self.query_chunk_size,
         )
         # (batch, query_length, heads * value_dim)
         attended = ops.reshape(
@@ -434,6 +444,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
                 "num_key_value_heads": self.num_key_value_heads,
                 "use_rotary_embedding": self.use_rotary_embedding,
                 "rotary_max_wavelength": self.rotary_max_wavelength,
+                "query_chunk_size": self.query_chunk_size,
                 "kernel_initializer": keras.initializers.serialize(
                     self.kernel_initializer
                 ),

@@ -6,12 +6,19 @@ Scores are dot products of queries with keys; a softmax over the keys turns each
 query's scores into weights; the output is the weighted sum of the values. All
 queries are computed at once with two batched matrix products, which is why
 self-attention parallelises where an RNN must step through time.
+
+The score matrix holds one float per (query, key) pair and head, so its memory
+grows with the square of the length. `query_chunk_size` evaluates the queries in
+blocks instead: each block still sees every key (the result is the same), but
+only one block's scores exist at a time (Rabe & Staats, 2021, without their key
+chunking).
 """
 
 from __future__ import annotations
 
 import math
 
+import keras
 from keras import ops
 
 __all__ = ["scaled_dot_product_attention"]
@@ -28,6 +35,7 @@ def scaled_dot_product_attention(
     attention_mask=None,
     dropout=None,
     training=None,
+    query_chunk_size=None,
 ):
     """Scaled dot-product attention over heads.
 
@@ -48,12 +56,19 @@ def scaled_dot_product_attention(
         dropout: optional callable `dropout(weights, training=...)` applied to
             the attention weights (e.g. a `keras.layers.Dropout`).
         training: bool, passed to `dropout`.
+        query_chunk_size: optional int. Evaluate at most this many queries at
+            a time, so the scores take `query_chunk_size / query_length` of
+            the memory. Needs a static query length; the outputs are the same.
+            Without `dropout` each chunk is rematerialised (`keras.remat`): its
+            scores are recomputed in the backward pass rather than stored, so
+            training memory shrinks as well, for one more forward pass.
 
     Returns:
         Tuple `(outputs, attention_weights)`: outputs of shape
         `(batch, heads, query_length, value_dim)` in the query's dtype and the
         softmax weights `(batch, heads, query_length, key_length)` before
-        dropout.
+        dropout. When the queries were evaluated in chunks the full weights
+        never exist, and `attention_weights` is `None`.
 
     Example:
 
@@ -67,6 +82,7 @@ def scaled_dot_product_attention(
     References:
         Vaswani et al., "Attention Is All You Need", 2017, §3.2.1.
         Ainslie et al., "GQA", 2023 (grouped key/value heads).
+        Rabe & Staats, "Self-attention Does Not Need O(n^2) Memory", 2021.
     """
     num_heads, num_key_value_heads = query.shape[1], key.shape[1]
     if num_heads != num_key_value_heads:
@@ -80,6 +96,56 @@ def scaled_dot_product_attention(
         key = ops.repeat(key, groups, axis=1)
         value = ops.repeat(value, groups, axis=1)
 
+    if attention_mask is not None:
+        attention_mask = ops.cast(attention_mask, "bool")
+        if len(attention_mask.shape) == 3:
+            attention_mask = ops.expand_dims(attention_mask, 1)
+
+    query_length = query.shape[2]
+    if query_chunk_size is not None:
+        if (
+            isinstance(query_chunk_size, bool)
+            or not isinstance(query_chunk_size, int)
+            or query_chunk_size < 1
+        ):
+            raise ValueError(
+                "`query_chunk_size` must be a positive integer or None. "
+                f"Received: query_chunk_size={query_chunk_size!r}"
+            )
+    if (
+        query_chunk_size is None
+        or query_length is None
+        or query_length <= query_chunk_size
+    ):
+        return _attend(query, key, value, attention_mask, dropout, training)
+
+    outputs = []
+    for start in range(0, query_length, query_chunk_size):
+        stop = min(start + query_chunk_size, query_length)
+        mask = attention_mask
+        if mask is not None and mask.shape[-2] != 1:
+            mask = mask[:, :, start:stop, :]
+        chunk_query = query[:, :, start:stop]
+        if dropout is None:
+            # Recompute the chunk's scores in the backward pass instead of
+            # keeping them, so training memory shrinks too. (Not with dropout:
+            # recomputing would draw a different dropout mask.)
+            chunk = keras.remat(_without_dropout(mask))(chunk_query, key, value)
+        else:
+            chunk, _ = _attend(chunk_query, key, value, mask, dropout, training)
+        outputs.append(chunk)
+    return ops.concatenate(outputs, axis=2), None
+
+
+def _without_dropout(attention_mask):
+    def attend(query, key, value):
+        return _attend(query, key, value, attention_mask, None, None)[0]
+
+    return attend
+
+
+def _attend(query, key, value, attention_mask, dropout, training):
+    """softmax(Q K^T / sqrt(d)) V for equal head counts and a rank-4 bool mask."""
     # Scale the (smaller) queries rather than the scores.
     key_dim = query.shape[-1]
     query = query * ops.cast(1.0 / math.sqrt(key_dim), query.dtype)
@@ -87,9 +153,6 @@ def scaled_dot_product_attention(
     scores = ops.matmul(query, ops.swapaxes(key, -1, -2))
     scores = ops.cast(scores, "float32")
     if attention_mask is not None:
-        attention_mask = ops.cast(attention_mask, "bool")
-        if len(attention_mask.shape) == 3:
-            attention_mask = ops.expand_dims(attention_mask, 1)
         scores = ops.where(attention_mask, scores, _MASKED_SCORE)
     weights = ops.softmax(scores, axis=-1)
     if attention_mask is not None:

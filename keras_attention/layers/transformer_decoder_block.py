@@ -25,7 +25,7 @@ class TransformerDecoderBlock(TransformerBlock):
     (`num_heads`, `intermediate_dim`, `key_dim`, `num_key_value_heads`,
     `dropout`, `attention_dropout`, `activation_dropout`, `activation`,
     `normalize_first`, `norm`, `norm_epsilon`, `attention_window`,
-    `use_rotary_embedding`, `kernel_initializer`, `seed`).
+    `use_rotary_embedding`, `query_chunk_size`, `kernel_initializer`, `seed`).
 
     Call arguments:
         decoder_sequence: `(batch, length, hidden_dim)`.

@@ -34,6 +34,8 @@ class TransformerEncoderBlock(TransformerBlock):
         norm_epsilon: float, default 1e-5.
         attention_window: int or None, default None. Local attention window.
         use_rotary_embedding: bool, default False. RoPE inside self-attention.
+        query_chunk_size: int or None, default None. Evaluate attention this
+            many queries at a time (less memory for long inputs, same outputs).
         kernel_initializer: default `"glorot_uniform"`.
         seed: int or None, seed for the dropout layers.
         **kwargs: base `keras.layers.Layer` arguments.

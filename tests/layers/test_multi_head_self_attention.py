@@ -23,6 +23,7 @@ def _padding(lengths, length=LENGTH):
         ({}, {}),
         ({"num_key_value_heads": 2, "use_rotary_embedding": True}, {"use_causal_mask": True}),
         ({"attention_window": 2, "dropout": 0.1, "seed": 3}, {}),
+        ({"query_chunk_size": 2}, {"use_causal_mask": True}),
     ],
 )
 def test_layer_contract(rng, tmp_path, kwargs, call_kwargs):
@@ -203,6 +204,29 @@ def test_fully_masked_rows_are_zero_not_nan(rng, dtype):
     assert np.all(scores[1] == 0.0) and np.all(outputs[1] == 0.0)
 
 
+@pytest.mark.parametrize(
+    "kwargs, call_kwargs",
+    [
+        ({}, {"use_causal_mask": True}),
+        ({"attention_window": 2, "num_key_value_heads": 2}, {}),
+        ({"use_rotary_embedding": True}, {"use_causal_mask": True}),
+    ],
+)
+def test_query_chunks_give_the_same_outputs(rng, kwargs, call_kwargs):
+    x = _inputs(rng)
+    padding = _padding([LENGTH, 3])
+    full = MultiHeadSelfAttention(HEADS, **kwargs)
+    chunked = MultiHeadSelfAttention(HEADS, query_chunk_size=3, **kwargs)
+    expected = full(x, padding_mask=padding, **call_kwargs)
+    chunked(x, padding_mask=padding, **call_kwargs)
+    chunked.set_weights(full.get_weights())
+    outputs = chunked(x, padding_mask=padding, **call_kwargs)
+    np.testing.assert_allclose(np.array(outputs), np.array(expected), atol=1e-5)
+    # Asking for the scores evaluates the full matrix, so they still come back.
+    _, scores = chunked(x, return_attention_scores=True, **call_kwargs)
+    assert tuple(scores.shape) == (x.shape[0], HEADS, LENGTH, LENGTH)
+
+
 def test_attention_scores_are_a_distribution(rng):
     x = _inputs(rng)
     _, scores = MultiHeadSelfAttention(HEADS)(
@@ -222,6 +246,7 @@ def test_attention_scores_are_a_distribution(rng):
         ({"num_heads": 4, "attention_window": 0}, "attention_window=0"),
         ({"num_heads": 4, "num_key_value_heads": 3}, "num_key_value_heads=3"),
         ({"num_heads": 4, "key_dim": 2.5}, "key_dim=2.5"),
+        ({"num_heads": 4, "query_chunk_size": 0}, "query_chunk_size=0"),
     ],
 )
 def test_bad_arguments_raise_clear_errors(kwargs, message):

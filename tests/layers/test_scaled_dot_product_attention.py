@@ -52,3 +52,56 @@ def test_grouped_heads_must_divide(rng):
     key = rng.standard_normal((1, 3, 2, 8)).astype("float32")
     with pytest.raises(ValueError, match="key/value heads=3"):
         scaled_dot_product_attention(query, key, key)
+
+
+@pytest.mark.parametrize(
+    "mask_shape",
+    [None, (2, 7, 9), (2, 1, 7, 9), (2, 4, 7, 9), (2, 1, 1, 9)],
+    ids=["no-mask", "rank-3", "rank-4", "per-head", "broadcast-queries"],
+)
+@pytest.mark.parametrize("chunk", [1, 3, 7])
+def test_query_chunks_give_the_same_outputs(rng, mask_shape, chunk):
+    query = rng.standard_normal((2, 4, 7, 8)).astype("float32")
+    key = rng.standard_normal((2, 2, 9, 8)).astype("float32")  # grouped heads too
+    value = rng.standard_normal((2, 2, 9, 5)).astype("float32")
+    mask = None if mask_shape is None else rng.random(mask_shape) > 0.4
+    full, weights = scaled_dot_product_attention(query, key, value, mask)
+    chunked, chunked_weights = scaled_dot_product_attention(
+        query, key, value, mask, query_chunk_size=chunk
+    )
+    np.testing.assert_allclose(ops.convert_to_numpy(chunked), ops.convert_to_numpy(full), atol=1e-6)
+    # The full weights never exist when the queries were chunked (7 queries
+    # fit in one chunk of 7: nothing is chunked then).
+    assert (chunked_weights is None) == (chunk < 7)
+
+
+@pytest.mark.parametrize("graph", [False, True], ids=["eager", "tf.function"])
+def test_query_chunks_give_the_same_gradients(rng, graph):
+    import tensorflow as tf
+
+    query, key, value = (
+        tf.constant(rng.standard_normal((1, 2, 6, 4)).astype("float32")) for _ in range(3)
+    )
+    mask = rng.random((1, 6, 6)) > 0.3
+
+    def gradients(chunk):
+        def compute():
+            with tf.GradientTape() as tape:
+                tape.watch([query, key, value])
+                outputs, _ = scaled_dot_product_attention(
+                    query, key, value, mask, query_chunk_size=chunk
+                )
+                loss = ops.sum(outputs**2)
+            return tape.gradient(loss, [query, key, value])
+
+        return [g.numpy() for g in (tf.function(compute)() if graph else compute())]
+
+    for full, chunked in zip(gradients(None), gradients(4)):
+        np.testing.assert_allclose(chunked, full, atol=1e-5)
+
+
+@pytest.mark.parametrize("chunk", [0, -2, 2.5, True, "8"])
+def test_bad_query_chunk_size(rng, chunk):
+    query = rng.standard_normal((1, 1, 4, 8)).astype("float32")
+    with pytest.raises(ValueError, match=f"query_chunk_size={chunk!r}"):
+        scaled_dot_product_attention(query, query, query, query_chunk_size=chunk)

@@ -6,7 +6,11 @@ import pytest
 import keras
 from keras import ops
 
-from keras_attention.layers import TransformerDecoderBlock, TransformerEncoderBlock
+from keras_attention.layers import (
+    MultiHeadSelfAttention,
+    TransformerDecoderBlock,
+    TransformerEncoderBlock,
+)
 from tests.layer_contract import check_layer_contract
 
 BATCH, LENGTH, HIDDEN = 2, 5, 16
@@ -26,6 +30,7 @@ def _np(x):
         {},
         {"normalize_first": True, "norm": "rms", "activation": "swiglu"},
         {"dropout": 0.1, "attention_dropout": 0.1, "attention_window": 2, "seed": 1},
+        {"query_chunk_size": 2},
     ],
 )
 def test_encoder_contract(rng, tmp_path, kwargs):
@@ -54,6 +59,20 @@ def test_pre_ln_wiring(rng):
     x1 = x + block.self_attention(block.self_attention_norm(x))
     expected = x1 + block.feed_forward(block.feed_forward_norm(x1))
     np.testing.assert_allclose(outputs, _np(expected), atol=1e-5)
+
+
+@pytest.mark.parametrize("block_class", [TransformerEncoderBlock, TransformerDecoderBlock])
+def test_query_chunk_size_reaches_every_attention_layer(rng, block_class):
+    x = _x(rng)
+    full, chunked = block_class(2, 32), block_class(2, 32, query_chunk_size=2)
+    expected = full(x)
+    chunked(x)
+    chunked.set_weights(full.get_weights())
+    np.testing.assert_allclose(_np(chunked(x)), _np(expected), atol=1e-5)
+    attention = [
+        layer for layer in chunked._flatten_layers() if isinstance(layer, MultiHeadSelfAttention)
+    ]
+    assert attention and all(layer.query_chunk_size == 2 for layer in attention)
 
 
 def test_layer_norm_normalises_each_token_across_features(rng):
