@@ -154,14 +154,18 @@ def _attend(query, key, value, attention_mask, dropout, training):
     scores = ops.cast(scores, "float32")
     if attention_mask is not None:
         scores = ops.where(attention_mask, scores, _MASKED_SCORE)
-    weights = ops.softmax(scores, axis=-1)
-    if attention_mask is not None:
-        # A fully masked row would otherwise be a uniform distribution.
-        weights = ops.where(attention_mask, weights, 0.0)
-    weights = ops.cast(weights, query.dtype)
+    # Masked scores underflow to weights of exactly 0 in float32.
+    weights = ops.cast(ops.softmax(scores, axis=-1), query.dtype)
     attended = weights
     if dropout is not None:
         attended = dropout(weights, training=training)
     # (batch, heads, query_length, value_dim)
     outputs = ops.matmul(attended, value)
+    if attention_mask is not None:
+        # Except in a fully masked row, whose softmax is uniform: zero it. The
+        # (smaller) outputs are zeroed, and the weights only where a caller
+        # uses them (a compiled graph drops the op otherwise).
+        has_keys = ops.any(attention_mask, axis=-1, keepdims=True)
+        outputs = ops.where(has_keys, outputs, ops.zeros_like(outputs))
+        weights = ops.where(has_keys, weights, ops.zeros_like(weights))
     return outputs, weights
