@@ -62,7 +62,7 @@ class PositionEmbedding(keras.layers.Layer):
 
     def call(self, inputs, start_index=0):
         length = inputs.shape[1]
-        if isinstance(start_index, int) and length is not None:
+        if isinstance(start_index, int) and isinstance(length, int):
             if start_index + length > self.sequence_length:
                 raise ValueError(
                     "The positions do not fit `sequence_length="
@@ -71,7 +71,7 @@ class PositionEmbedding(keras.layers.Layer):
                 )
         length = ops.shape(inputs)[1]
         embeddings = ops.slice(
-            self.position_embeddings,
+            ops.convert_to_tensor(self.position_embeddings),
             (start_index, 0),
             (length, ops.shape(self.position_embeddings)[1]),
         )

@@ -130,6 +130,15 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             embeddings = self.position_encoding(embeddings, start_index=start_index)
         return embeddings
 
+    def compute_output_spec(self, inputs, start_index=0, reverse=False):
+        # Shapes and dtypes without running `call` on symbolic tensors (some
+        # backends cannot slice the position table to a symbolic length).
+        if reverse:
+            shape = tuple(inputs.shape[:-1]) + (self.vocabulary_size,)
+            return keras.KerasTensor(shape, dtype="float32")
+        shape = tuple(inputs.shape) + (self.embedding_dim,)
+        return keras.KerasTensor(shape, dtype=self.compute_dtype)
+
     def compute_mask(self, inputs, mask=None):
         if len(inputs.shape) == 3:  # reverse: logits keep the incoming mask
             return mask
