@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/attention.py
 	$(BIN)/python benchmarks/attention_memory.py
+	$(BIN)/python benchmarks/gpu_path.py
 	$(BIN)/python benchmarks/generation.py
 	$(BIN)/python benchmarks/input_pipeline.py
 	$(BIN)/python benchmarks/attention_vs_lstm.py

@@ -1,8 +1,8 @@
 """The documentation's shell commands, run as written.
 
 Every command of every ```bash block in README.md and docs/ runs verbatim in one
-workspace laid out like a checkout: the Makefile, `.venv/bin`, `models/` and
-`tuning/`. Only the recipes and search specs there are tiny versions of the
+workspace laid out like a checkout: the Makefile, `.venv/bin`, `benchmarks/`,
+`models/` and `tuning/`. Only the recipes and search specs there are tiny versions of the
 shipped ones (tests/tiny.py), so `make run` and `keras-attention train
 models/dates.toml` take seconds instead of minutes. Pages run in reading order,
 the README first, as a user would follow them.
@@ -69,9 +69,17 @@ def workspace(tmp_path_factory):
     for name in ("Makefile", "setup.cfg", "pyproject.toml"):
         shutil.copy(ROOT / name, root / name)
         os.utime(root / name, (0, 0))  # older than the install stamp: `make` installs nothing
-    (root / ".venv").mkdir()
-    (root / ".venv" / "bin").symlink_to(Path(sys.executable).parent)
-    (root / ".venv" / ".installed").touch()
+    # The suite's own environment, seen as this checkout's `.venv` (its own
+    # install stamp, so `make` never installs into the real one).
+    venv = root / ".venv"
+    venv.mkdir()
+    for entry in Path(sys.prefix).iterdir():
+        if entry.name == "pyvenv.cfg":
+            shutil.copy(entry, venv / entry.name)
+        elif entry.name != ".installed":
+            (venv / entry.name).symlink_to(entry)
+    (venv / ".installed").touch()
+    shutil.copytree(ROOT / "benchmarks", root / "benchmarks")
     for folder, shrink in (("models", tiny_recipe), ("tuning", tiny_spec)):
         (root / folder).mkdir()
         for path in sorted((ROOT / folder).glob("*.toml")):
