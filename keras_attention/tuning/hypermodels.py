@@ -80,7 +80,17 @@ class TransformerHyperModel(keras_tuner.HyperModel):
 
     def model_overrides(self, values: dict) -> dict:
         """Constructor arguments of the family's model for sampled `values`."""
-        raise NotImplementedError
+        overrides = {
+            "num_layers": values["num_layers"],
+            "hidden_dim": values["hidden_dim"],
+            "num_heads": values["num_heads"],
+            "intermediate_dim": values["hidden_dim"] * values["intermediate_multiplier"],
+            "dropout": values["dropout"],
+        }
+        for searched in ("normalize_first", "position"):
+            if searched in values:
+                overrides[searched] = values[searched]
+        return overrides
 
     def build(self, hp):
         values = self._sample(hp)
@@ -106,16 +116,9 @@ class Seq2SeqHyperModel(TransformerHyperModel):
     family = "seq2seq"
 
     def model_overrides(self, values):
-        return {
-            "num_encoder_layers": values["num_layers"],
-            "num_decoder_layers": values["num_layers"],
-            "hidden_dim": values["hidden_dim"],
-            "num_heads": values["num_heads"],
-            "intermediate_dim": values["hidden_dim"] * values["intermediate_multiplier"],
-            "dropout": values["dropout"],
-            "normalize_first": values["normalize_first"],
-            "position": values["position"],
-        }
+        overrides = super().model_overrides(values)
+        num_layers = overrides.pop("num_layers")
+        return {"num_encoder_layers": num_layers, "num_decoder_layers": num_layers, **overrides}
 
 
 class GPTHyperModel(TransformerHyperModel):
@@ -124,16 +127,6 @@ class GPTHyperModel(TransformerHyperModel):
     family = "gpt"
     searches_normalization = False
 
-    def model_overrides(self, values):
-        return {
-            "num_layers": values["num_layers"],
-            "hidden_dim": values["hidden_dim"],
-            "num_heads": values["num_heads"],
-            "intermediate_dim": values["hidden_dim"] * values["intermediate_multiplier"],
-            "dropout": values["dropout"],
-            "position": values["position"],
-        }
-
 
 class BertClassifierHyperModel(TransformerHyperModel):
     """BERT classifier (`classification` recipes); post-LN with learned positions, as BERT."""
@@ -141,15 +134,6 @@ class BertClassifierHyperModel(TransformerHyperModel):
     family = "bert_classifier"
     searches_normalization = False
     searches_position = False
-
-    def model_overrides(self, values):
-        return {
-            "num_layers": values["num_layers"],
-            "hidden_dim": values["hidden_dim"],
-            "num_heads": values["num_heads"],
-            "intermediate_dim": values["hidden_dim"] * values["intermediate_multiplier"],
-            "dropout": values["dropout"],
-        }
 
 
 _BY_TASK = {
