@@ -1,20 +1,14 @@
 """PositionEmbedding: learned absolute positions."""
 
-import math
 
 import numpy as np
 import pytest
 
-import keras
 from keras import ops
 
 from keras_attention.layers import (
     PositionEmbedding,
-    RotaryEmbedding,
-    SinusoidalPositionEncoding,
-    TokenAndPositionEmbedding,
 )
-from tests.layer_contract import check_layer_contract
 
 
 def test_learned_positions_are_added_and_bounded(rng):

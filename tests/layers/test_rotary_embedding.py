@@ -1,20 +1,14 @@
 """RotaryEmbedding: positions as rotations of queries and keys."""
 
-import math
 
 import numpy as np
 import pytest
 
-import keras
 from keras import ops
 
 from keras_attention.layers import (
-    PositionEmbedding,
     RotaryEmbedding,
-    SinusoidalPositionEncoding,
-    TokenAndPositionEmbedding,
 )
-from tests.layer_contract import check_layer_contract
 
 
 def test_rotary_scores_depend_only_on_relative_position(rng):

@@ -1,17 +1,12 @@
 """TokenAndPositionEmbedding: token ids to embeddings plus positions."""
 
-import math
 
 import numpy as np
 import pytest
 
-import keras
 from keras import ops
 
 from keras_attention.layers import (
-    PositionEmbedding,
-    RotaryEmbedding,
-    SinusoidalPositionEncoding,
     TokenAndPositionEmbedding,
 )
 from tests.layer_contract import check_layer_contract

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-import keras
 from keras import ops
 
 from keras_attention.layers import (

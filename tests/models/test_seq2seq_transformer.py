@@ -131,17 +131,6 @@ def test_attention_scores_every_layer_and_kind():
     assert np.all(cross[0, :, :, 4:] == 0)  # padded source tokens get no attention
 
 
-@pytest.mark.parametrize(
-    "name, published",
-    [("transformer_base", 65_000_000), ("transformer_big", 213_000_000)],
-)
-def test_paper_parameter_counts(name, published):
-    # The paper rounds to the million and does not give its exact vocabulary
-    # bookkeeping; our exact counts (63.08M, 214.25M) are within 3%.
-    count = Seq2SeqTransformer.from_preset(name).count_params()
-    assert abs(count - published) / published < 0.03, count
-
-
 def test_bad_input():
     with pytest.raises(ValueError, match="decoder_vocabulary_size=50"):
         _tiny(share_embeddings=True, decoder_vocabulary_size=50)

@@ -1,18 +1,12 @@
 """MaskedSparseCategoricalCrossentropy: padding ignored, label smoothing."""
 
-import math
 
 import numpy as np
 import pytest
 
-import keras
 
 from keras_attention.training import (
-    MaskedAccuracy,
     MaskedSparseCategoricalCrossentropy,
-    TransformerSchedule,
-    exact_match,
-    perplexity,
 )
 
 

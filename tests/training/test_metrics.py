@@ -5,12 +5,9 @@ import math
 import numpy as np
 import pytest
 
-import keras
 
 from keras_attention.training import (
     MaskedAccuracy,
-    MaskedSparseCategoricalCrossentropy,
-    TransformerSchedule,
     exact_match,
     perplexity,
 )

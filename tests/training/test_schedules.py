@@ -1,18 +1,12 @@
 """TransformerSchedule: the paper's warmup / inverse-sqrt schedule."""
 
-import math
 
-import numpy as np
 import pytest
 
 import keras
 
 from keras_attention.training import (
-    MaskedAccuracy,
-    MaskedSparseCategoricalCrossentropy,
     TransformerSchedule,
-    exact_match,
-    perplexity,
 )
 
 

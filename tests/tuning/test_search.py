@@ -8,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import keras_tuner
 import pytest
 
 from keras_attention.training.recipe import RecipeError

@@ -1,0 +1,55 @@
+"""SentencePiece models as tokenizers: reserved ids, round trips, save and load."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_attention.data import SentencePieceTokenizer, date_pairs, load_tokenizer
+
+
+def decoded(strings):
+    return [text.decode("utf-8") for text in np.atleast_1d(strings.numpy())]
+
+
+def _train_sentencepiece(path, **options):
+    sentencepiece = pytest.importorskip("sentencepiece")
+    texts = [text for pair in date_pairs(300) for text in pair]
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(texts),
+        model_prefix=str(path),
+        vocab_size=100,
+        minloglevel=2,
+        **options,
+    )
+    return f"{path}.model"
+
+
+def test_sentencepiece_tokenizer(tmp_path):
+    model_file = _train_sentencepiece(
+        tmp_path / "spm",
+        pad_id=0,
+        unk_id=1,
+        bos_id=2,
+        eos_id=3,
+        user_defined_symbols=["[MASK]", "[CLS]", "[SEP]"],
+    )
+    tokenizer = SentencePieceTokenizer(model_file)
+    assert tokenizer.vocabulary_size == 100
+    ids = [tokenizer.pad_id, tokenizer.unk_id, tokenizer.start_id, tokenizer.end_id]
+    assert ids + [tokenizer.mask_id, tokenizer.cls_id, tokenizer.sep_id] == list(range(7))
+    texts = [source for source, _ in date_pairs(20, seed=4)]
+    token_ids = tokenizer.tokenize(texts)
+    assert token_ids.dtype == tf.int32 and token_ids.shape.as_list() == [20, None]
+    framed = tf.concat([tf.fill([20, 1], 2), token_ids, tf.fill([20, 1], 3)], 1)
+    assert decoded(tokenizer.detokenize(framed.to_tensor())) == texts
+
+    tokenizer.save(tmp_path / "saved")
+    loaded = load_tokenizer(tmp_path / "saved")
+    assert isinstance(loaded, SentencePieceTokenizer)
+    assert loaded.tokenize(texts).to_list() == token_ids.to_list()
+
+
+def test_sentencepiece_model_without_pad_at_zero_is_rejected(tmp_path):
+    model_file = _train_sentencepiece(tmp_path / "spm")  # unk 0, bos 1, eos 2
+    with pytest.raises(ValueError, match="padding piece at id 0"):
+        SentencePieceTokenizer(model_file)

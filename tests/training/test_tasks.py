@@ -1,0 +1,56 @@
+"""Tasks: splitting, the task registry, and every task's model and data contract."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from keras_attention.training.recipe import load_recipe, validate_recipe
+from keras_attention.training.tasks import TASKS, get_task, split
+from tests.tiny import kind_of, overrides
+
+
+def test_split_is_deterministic_and_complete():
+    examples = list(range(100))
+    train, validation, test = split(examples, 0.1, 0.2, seed=3)
+    assert (len(train), len(validation), len(test)) == (70, 10, 20)
+    assert sorted(train + validation + test) == examples
+    assert split(examples, 0.1, 0.2, seed=3) == (train, validation, test)
+    assert split(examples, 0.1, 0.2, seed=4) != (train, validation, test)
+
+
+def test_split_that_leaves_nothing_to_train_on():
+    with pytest.raises(ValueError, match="No training examples left"):
+        split(list(range(4)), 0.5, 0.5, seed=0)
+
+
+def test_unknown_kind_lists_the_available_ones():
+    recipe = validate_recipe({"task": {"kind": "translation"}})
+    recipe["task"]["kind"] = "speech"
+    with pytest.raises(ValueError, match="'speech'.*'classification'"):
+        get_task(recipe)
+
+
+# One shipped recipe per task kind (transformer-base needs a corpus of yours).
+RECIPES = {
+    kind_of(path): path
+    for path in sorted((Path(__file__).parents[2] / "models").glob("*.toml"))
+    if path.stem != "transformer-base"
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", sorted(TASKS))
+def test_every_task_feeds_its_model(kind, tmp_path):
+    """Tokenizers from the data, batches from `datasets`, a model that eats them."""
+    task = get_task(load_recipe(RECIPES[kind], overrides(kind)))
+    assert task.kind == kind
+    task.load_data()
+    task.prepare_tokenizers(tmp_path, show_progress=False)
+    assert all((tmp_path / name / "tokenizer.json").exists() for name in task.tokenizers)
+    train, validation = task.datasets()
+    assert validation is not None
+    model = task.build_model()
+    model.compile(optimizer="adam", loss=task.loss(), metrics=task.metrics())
+    history = model.fit(train.take(2), validation_data=validation.take(1), verbose=0)
+    assert np.isfinite(history.history["loss"][0]) and np.isfinite(history.history["val_loss"][0])
