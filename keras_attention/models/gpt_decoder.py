@@ -78,6 +78,10 @@ class GPTDecoder(PresetMixin, keras.Model):
         **kwargs,
     ):
         _validation.positive_int("num_layers", num_layers)
+        for name, value in (("vocabulary_size", vocabulary_size), ("num_heads", num_heads),
+                            ("hidden_dim", hidden_dim), ("intermediate_dim", intermediate_dim),
+                            ("max_sequence_length", max_sequence_length)):
+            _validation.positive_int(name, value)
         dtype = kwargs.pop("dtype", None)
         # === Layers ===
         embedding = TokenAndPositionEmbedding(

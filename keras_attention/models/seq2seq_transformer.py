@@ -97,6 +97,13 @@ class Seq2SeqTransformer(PresetMixin, keras.Model):
     ):
         _validation.positive_int("num_encoder_layers", num_encoder_layers)
         _validation.positive_int("num_decoder_layers", num_decoder_layers)
+        for name, value in (("encoder_vocabulary_size", encoder_vocabulary_size),
+                            ("num_heads", num_heads), ("hidden_dim", hidden_dim),
+                            ("intermediate_dim", intermediate_dim),
+                            ("max_sequence_length", max_sequence_length)):
+            _validation.positive_int(name, value)
+        _validation.positive_int("decoder_vocabulary_size", decoder_vocabulary_size, allow_none=True)
+        _validation.rate("dropout", dropout)
         _validation.choice("position", position, ("sinusoidal", "learned", "rotary"))
         target_vocabulary_size = decoder_vocabulary_size or encoder_vocabulary_size
         if share_embeddings and target_vocabulary_size != encoder_vocabulary_size:

@@ -1,13 +1,14 @@
-"""Callbacks: crash-safe checkpoints for resumable training."""
+"""Callbacks: crash-safe checkpoints for resumable training, and a stop at the first NaN loss."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import keras
 
-__all__ = ["AtomicBackupAndRestore"]
+__all__ = ["AtomicBackupAndRestore", "StopOnNaN", "TrainingDiverged"]
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
@@ -39,3 +40,35 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         with open(partial_metadata, "w") as file:
             json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, file)
         os.replace(partial_metadata, self._training_metadata_path)
+
+
+class TrainingDiverged(RuntimeError):
+    """Training produced a NaN or infinite loss; nothing was saved as its result."""
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Raise `TrainingDiverged` at the first batch whose loss is not finite.
+
+    Unlike `keras.callbacks.TerminateOnNaN`, which lets `fit` return as if it
+    had finished, this ends `fit` with an error, so no model, metrics or export
+    is written from NaN weights. Put it first in the callback list: callbacks
+    after it (a checkpoint, say) never see the diverged batch.
+    """
+
+    def __init__(self, hint: str = ""):
+        super().__init__()
+        self.hint = hint
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise TrainingDiverged(
+                f"Training stopped: the loss became {'NaN' if math.isnan(float(loss)) else 'infinite'}"
+                f" at epoch {self._epoch + 1}, "
+                f"batch {batch + 1}. Nothing was saved or exported from this run."
+                + (f" {self.hint}" if self.hint else "")
+            )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from pathlib import Path
 
 try:
@@ -74,15 +75,27 @@ CHOICES = {
     ("training", "strategy"): ("default", "mirrored", "multi_worker"),
 }
 
-POSITIVE = {
-    ("data", "vocabulary_size"),
-    ("data", "max_length"),
-    ("training", "batch_size"),
-    ("training", "epochs"),
-    ("training", "warmup_steps"),
-    ("training", "checkpoint_every"),
-    ("evaluation", "beam_size"),
+# The smallest value each numeric key accepts (anything below is nonsense).
+MINIMUM = {
+    ("data", "vocabulary_size"): 1,
+    ("data", "max_length"): 1,
+    ("data", "num_examples"): 0,
+    ("training", "batch_size"): 1,
+    ("training", "epochs"): 1,
+    ("training", "steps_per_epoch"): 0,
+    ("training", "learning_rate"): 0,
+    ("training", "warmup_steps"): 1,
+    ("training", "checkpoint_every"): 1,
+    ("evaluation", "beam_size"): 1,
+    ("evaluation", "length_penalty"): 0,
+    ("evaluation", "num_samples"): 0,
+    ("evaluation", "max_examples"): 1,
+    ("evaluation", "max_new_tokens"): 1,
+    ("evaluation", "temperature"): 0,
+    ("evaluation", "top_k"): 0,
 }
+# Keys that must be strictly above zero.
+STRICTLY_POSITIVE = {("training", "schedule_scale")}
 
 
 class RecipeError(ValueError):
@@ -139,12 +152,7 @@ def validate_recipe(recipe: dict) -> dict:
                 raise RecipeError(
                     f"`{name}` must be one of {list(allowed)}. Received: {value!r}"
                 )
-            if (table, key) in POSITIVE and value < 1:
-                raise RecipeError(f"`{name}` must be >= 1. Received: {value!r}")
-    if merged["data"]["num_examples"] < 0:
-        raise RecipeError(
-            f"`data.num_examples` must be >= 0. Received: {merged['data']['num_examples']!r}"
-        )
+            _check_range(name, value, (table, key))
     for key in ("validation_fraction", "test_fraction"):
         if not 0 <= merged["data"][key] < 0.5:
             raise RecipeError(
@@ -155,7 +163,30 @@ def validate_recipe(recipe: dict) -> dict:
             "`training.label_smoothing` must be in [0, 1). "
             f"Received: {merged['training']['label_smoothing']!r}"
         )
+    if not 0 < merged["evaluation"]["top_p"] <= 1:
+        raise RecipeError(
+            f"`evaluation.top_p` must be in (0, 1]. Received: {merged['evaluation']['top_p']!r}"
+        )
+    for key, value in merged["model"]["overrides"].items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise RecipeError(f"`model.overrides.{key}` must be finite. Received: {value!r}")
     return merged
+
+
+def _check_range(name: str, value, key: tuple[str, str]):
+    """Numbers must be finite and at least the key's minimum."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    floating = isinstance(value, float)
+    if key in STRICTLY_POSITIVE:
+        if not (math.isfinite(value) and value > 0):
+            raise RecipeError(f"`{name}` must be a finite number > 0. Received: {value!r}")
+        return
+    minimum = MINIMUM.get(key)
+    if floating and not math.isfinite(value) or minimum is not None and value < minimum:
+        bound = f">= {minimum}" if minimum is not None else ""
+        expected = f"a finite number {bound}".strip() if floating else bound
+        raise RecipeError(f"`{name}` must be {expected}. Received: {value!r}")
 
 
 def parse_override(text: str) -> tuple[list[str], object]:

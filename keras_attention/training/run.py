@@ -24,7 +24,7 @@ from pathlib import Path
 
 import keras
 
-from keras_attention.training.callbacks import AtomicBackupAndRestore
+from keras_attention.training.callbacks import AtomicBackupAndRestore, StopOnNaN
 from keras_attention.training.recipe import dump_recipe, load_recipe
 from keras_attention.training.schedules import TransformerSchedule
 from keras_attention.training.strategy import get_strategy, patch_keras_for_multi_worker
@@ -139,7 +139,11 @@ def train(
         f"{len(task.validation_examples):,} validation, {len(task.test_examples):,} test examples"
     )
     callbacks = [
-        AtomicBackupAndRestore(str(run_dir / "backup"), save_freq=training["checkpoint_every"])
+        # First, so that no checkpoint ever holds the weights of a NaN step.
+        StopOnNaN(
+            "Lower `training.learning_rate` (or `training.schedule_scale`), or check the data."
+        ),
+        AtomicBackupAndRestore(str(run_dir / "backup"), save_freq=training["checkpoint_every"]),
     ]
     if chief:
         callbacks += [

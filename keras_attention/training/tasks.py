@@ -54,6 +54,8 @@ class Task:
 
     kind = ""
     tokenizer_directories = ("tokenizer",)
+    # The `keras_attention.models` class whose `from_preset` takes `model.overrides`.
+    preset_class = ""
 
     def __init__(self, recipe: dict):
         self.recipe = recipe
@@ -61,6 +63,20 @@ class Task:
         self.seed = recipe["training"]["seed"]
         self.tokenizers: dict = {}
         self.report = None
+        self._check_overrides()
+
+    def _check_overrides(self):
+        """Refuse a misspelt `model.overrides` key before any data is read."""
+        from keras_attention import models
+
+        model_class = getattr(models, self.preset_class)
+        accepted = model_class.argument_names()
+        for key in self.recipe["model"]["overrides"]:
+            if key not in accepted:
+                raise ValueError(
+                    f"`model.overrides.{key}` is not an argument of {model_class.__name__}. "
+                    f"Arguments: {', '.join(accepted)}"
+                )
 
     # --- data -------------------------------------------------------------
 
@@ -132,8 +148,15 @@ class Task:
     def _from_preset(self, model_class, **arguments):
         """The recipe's preset of `model_class`, with data-derived `arguments`
         and then the recipe's `model.overrides` applied."""
-        arguments.update(self.recipe["model"]["overrides"])
-        return model_class.from_preset(self.recipe["model"]["preset"], **arguments)
+        model = self.recipe["model"]
+        arguments.update(model["overrides"])
+        try:
+            return model_class.from_preset(model["preset"], **arguments)
+        except ValueError as error:
+            raise ValueError(
+                f"The recipe's model (preset {model['preset']!r}, `model.overrides` "
+                f"{model['overrides']!r}) is invalid: {error}"
+            ) from None
 
     # --- model ------------------------------------------------------------
 
@@ -168,6 +191,7 @@ class TranslationTask(Task):
     """Sentence pairs -> Seq2SeqTransformer; exact match and BLEU on the test split."""
 
     kind = "translation"
+    preset_class = "Seq2SeqTransformer"
 
     @property
     def tokenizer_directories(self):
@@ -336,6 +360,7 @@ class LanguageModelTask(Task):
     """Plain text -> GPTDecoder; perplexity on the test split, sample continuations."""
 
     kind = "language_model"
+    preset_class = "GPTDecoder"
 
     def read_file(self, path):
         texts, self.report = data.read_text(path, strict=self.data_config["strict"])
@@ -437,6 +462,7 @@ class ClassificationTask(Task):
     """Labelled text -> BertClassifier; accuracy on the test split."""
 
     kind = "classification"
+    preset_class = "BertEncoder"
 
     def read_file(self, path):
         texts, labels, self.report = data.read_labelled(path, strict=self.data_config["strict"])
@@ -525,6 +551,7 @@ class MaskedLMTask(Task):
     """Plain text -> BertMaskedLM pretraining (15% masking); masked-token accuracy."""
 
     kind = "masked_lm"
+    preset_class = "BertEncoder"
     read_file = LanguageModelTask.read_file
     read_examples = LanguageModelTask.read_examples
     tokenizer_texts = LanguageModelTask.tokenizer_texts

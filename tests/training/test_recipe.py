@@ -70,3 +70,25 @@ def test_missing_and_malformed_recipe_files(tmp_path):
     bad.write_text("[training\n")
     with pytest.raises(RecipeError, match="not valid TOML"):
         load_recipe(bad)
+
+
+@pytest.mark.parametrize(
+    "recipe, message",
+    [
+        ({"training": {"learning_rate": float("nan")}}, "`training.learning_rate` must be a finite number >= 0. Received: nan"),
+        ({"training": {"learning_rate": float("inf")}}, "`training.learning_rate` must be a finite number >= 0"),
+        ({"training": {"learning_rate": -1e-3}}, "`training.learning_rate` must be a finite number >= 0"),
+        ({"training": {"steps_per_epoch": -5}}, "`training.steps_per_epoch` must be >= 0. Received: -5"),
+        ({"training": {"schedule_scale": 0.0}}, "`training.schedule_scale` must be a finite number > 0"),
+        ({"evaluation": {"length_penalty": float("nan")}}, "`evaluation.length_penalty` must be a finite number >= 0"),
+        ({"evaluation": {"temperature": -1.0}}, "`evaluation.temperature` must be a finite number >= 0"),
+        ({"evaluation": {"top_p": 0.0}}, "`evaluation.top_p` must be in \\(0, 1\\]. Received: 0.0"),
+        ({"evaluation": {"top_k": -2}}, "`evaluation.top_k` must be >= 0"),
+        ({"evaluation": {"max_new_tokens": 0}}, "`evaluation.max_new_tokens` must be >= 1"),
+        ({"evaluation": {"num_samples": -1}}, "`evaluation.num_samples` must be >= 0"),
+        ({"model": {"overrides": {"hidden_dim": float("nan")}}}, "`model.overrides.hidden_dim` must be finite"),
+    ],
+)
+def test_nonsense_numbers_are_refused_by_name(recipe, message):
+    with pytest.raises(RecipeError, match=message):
+        validate_recipe(recipe)

@@ -131,3 +131,18 @@ def test_a_recipe_can_bring_its_own_tokenizer(tmp_path):
     options = TINY["translation"] + COMMON + [f"data.tokenizer={json.dumps(str(tmp_path / 'my_tokenizer'))}"]
     assert main(["train", str(ROOT / "models" / "dates.toml"), "--out", str(out), *sets(options)]) == 0
     assert data.load_tokenizer(out / "tokenizer").vocabulary == tokenizer.vocabulary
+
+
+@pytest.mark.slow
+def test_a_diverging_run_stops_with_an_error_and_exports_nothing(tmp_path, capsys):
+    """A learning rate of 1e30 turns the weights to inf within a step or two:
+    training stops at the first NaN loss, the command fails, and no model,
+    metrics or SavedModel claims to be the result."""
+    out = tmp_path / "diverged"
+    recipe = ROOT / "models" / "dates.toml"
+    options = TINY["translation"] + COMMON + ["training.learning_rate=1e30", "training.steps_per_epoch=20"]
+    assert main(["train", str(recipe), "--out", str(out), *sets(options)]) == 2
+    error = capsys.readouterr().err
+    assert "loss became NaN" in error and "training.learning_rate" in error
+    for name in ("model.keras", "metrics.json", "export"):
+        assert not (out / name).exists(), name

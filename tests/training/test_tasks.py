@@ -54,3 +54,25 @@ def test_every_task_feeds_its_model(kind, tmp_path):
     model.compile(optimizer="adam", loss=task.loss(), metrics=task.metrics())
     history = model.fit(train.take(2), validation_data=validation.take(1), verbose=0)
     assert np.isfinite(history.history["loss"][0]) and np.isfinite(history.history["val_loss"][0])
+
+
+def _translation_task(model_overrides):
+    recipe = validate_recipe(
+        {"model": {"preset": "transformer_tiny", "overrides": model_overrides}}
+    )
+    return get_task(recipe)
+
+
+def test_unknown_model_override_is_refused_before_any_work():
+    """A misspelt override names itself and the keys the model accepts."""
+    with pytest.raises(ValueError, match="`model.overrides.hiden_dim` is not an argument of Seq2SeqTransformer.*hidden_dim"):
+        _translation_task({"hiden_dim": 32})
+
+
+def test_invalid_model_override_value_names_the_override(tmp_path):
+    task = _translation_task({"hidden_dim": -3})
+    task.data_config["num_examples"] = 200
+    task.load_data()
+    task.prepare_tokenizers(tmp_path, show_progress=False)
+    with pytest.raises(ValueError, match="`model.overrides`.*`hidden_dim` must be a positive integer. Received: hidden_dim=-3"):
+        task.build_model()
