@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_attention.layers import _validation
+from keras_attention.layers._initializers import clone_initializer
 
 __all__ = ["FeedForward"]
 
@@ -29,7 +30,8 @@ class FeedForward(keras.layers.Layer):
         dropout: float in [0, 1), default 0.0, dropout on the hidden
             activations.
         use_bias: bool, default True.
-        kernel_initializer: default `"glorot_uniform"`.
+        kernel_initializer: default `"glorot_uniform"`, copied for each of
+            the two kernels so that they start different.
         seed: int or None, seed for dropout.
         **kwargs: base `keras.layers.Layer` arguments.
 
@@ -82,7 +84,7 @@ class FeedForward(keras.layers.Layer):
         self.intermediate_dense = keras.layers.Dense(
             self.intermediate_dim * (2 if gated else 1),
             use_bias=self.use_bias,
-            kernel_initializer=self.kernel_initializer,
+            kernel_initializer=clone_initializer(self.kernel_initializer),
             dtype=self.dtype_policy,
             name="intermediate_dense",
         )
@@ -90,7 +92,7 @@ class FeedForward(keras.layers.Layer):
         self.output_dense = keras.layers.Dense(
             hidden_dim,
             use_bias=self.use_bias,
-            kernel_initializer=self.kernel_initializer,
+            kernel_initializer=clone_initializer(self.kernel_initializer),
             dtype=self.dtype_policy,
             name="output_dense",
         )

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_attention.layers import _validation
+from keras_attention.layers._initializers import clone_initializer
 from keras_attention.layers.masks import _validate_window, compute_attention_mask
 from keras_attention.layers.rotary_embedding import RotaryEmbedding
 from keras_attention.layers.scaled_dot_product_attention import (
@@ -59,7 +60,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             attention this many queries at a time, so only that many rows of
             scores exist at once: memory for long sequences, same outputs.
             Ignored when `return_attention_scores=True`.
-        kernel_initializer: default "glorot_uniform".
+        kernel_initializer: default "glorot_uniform". Each projection gets
+            its own copy, so the four kernels start different (an
+            initializer seeded with an int gives them the same draws).
         bias_initializer: default "zeros".
         seed: int or None, seed for attention dropout.
         **kwargs: base `keras.layers.Layer` arguments.
@@ -209,12 +212,14 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         kernel = self.add_weight(
             name=f"{name}_kernel",
             shape=(input_dim, output_dim),
-            initializer=self.kernel_initializer,
+            initializer=clone_initializer(self.kernel_initializer),
         )
         bias = None
         if self.use_bias:
             bias = self.add_weight(
-                name=f"{name}_bias", shape=(output_dim,), initializer=self.bias_initializer
+                name=f"{name}_bias",
+                shape=(output_dim,),
+                initializer=clone_initializer(self.bias_initializer),
             )
         return kernel, bias
 

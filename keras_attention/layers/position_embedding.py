@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_attention.layers import _validation
+from keras_attention.layers._initializers import clone_initializer
 
 __all__ = ["PositionEmbedding"]
 
@@ -57,7 +58,7 @@ class PositionEmbedding(keras.layers.Layer):
         self.position_embeddings = self.add_weight(
             name="embeddings",
             shape=(self.sequence_length, inputs_shape[-1]),
-            initializer=self.initializer,
+            initializer=clone_initializer(self.initializer),
         )
 
     def call(self, inputs, start_index=0):

@@ -8,6 +8,7 @@ import keras
 from keras import ops
 
 from keras_attention.layers import _validation
+from keras_attention.layers._initializers import clone_initializer
 from keras_attention.layers.position_embedding import PositionEmbedding
 from keras_attention.layers.sinusoidal_position_encoding import (
     SinusoidalPositionEncoding,
@@ -36,7 +37,8 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         scale_embeddings: bool, default False. Multiply token embeddings by
             `sqrt(embedding_dim)` before adding positions (paper §3.4).
         embeddings_initializer: default `"uniform"` as in `keras.layers.Embedding`;
-            also initialises learned position embeddings.
+            also initialises learned position embeddings (from a copy, so the
+            two tables start different).
         **kwargs: base `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -88,7 +90,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.token_embedding = keras.layers.Embedding(
             vocabulary_size,
             embedding_dim,
-            embeddings_initializer=self.embeddings_initializer,
+            embeddings_initializer=clone_initializer(self.embeddings_initializer),
             dtype=self.dtype_policy,
             name="token_embedding",
         )
@@ -100,7 +102,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         elif position == "learned":
             self.position_encoding = PositionEmbedding(
                 sequence_length,
-                initializer=self.embeddings_initializer,
+                initializer=clone_initializer(self.embeddings_initializer),
                 dtype=self.dtype_policy,
                 name="position_encoding",
             )
