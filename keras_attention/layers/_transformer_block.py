@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import keras
 
 from keras_attention.layers import _validation
@@ -109,7 +111,7 @@ class TransformerBlock(keras.layers.Layer):
             use_rotary_embedding=self.use_rotary_embedding and self_attention,
             query_chunk_size=self.query_chunk_size,
             kernel_initializer=self.kernel_initializer,
-            seed=self.seed,
+            seed=self._dropout_seed(name),
             dtype=self.dtype_policy,
             name=name,
         )
@@ -122,7 +124,7 @@ class TransformerBlock(keras.layers.Layer):
             activation=self.activation,
             dropout=self.activation_dropout,
             kernel_initializer=self.kernel_initializer,
-            seed=self.seed,
+            seed=self._dropout_seed("feed_forward"),
             dtype=self.dtype_policy,
             name="feed_forward",
         )
@@ -138,8 +140,23 @@ class TransformerBlock(keras.layers.Layer):
 
     def _make_dropout(self, name):
         return keras.layers.Dropout(
-            self.dropout, seed=self.seed, dtype=self.dtype_policy, name=name
+            self.dropout,
+            seed=self._dropout_seed(name),
+            dtype=self.dtype_policy,
+            name=name,
         )
+
+    def _dropout_seed(self, sublayer_name):
+        """The seed of one dropout site (a sub-layer), derived from `seed`.
+
+        Dropout layers given one seed draw the same masks, so each site gets
+        its own stream; the same `seed` still reproduces every one of them.
+        """
+        if self.seed is None:
+            return None
+        # Hash seed and name together: with `seed + index`, blocks seeded 0
+        # and 1 would share streams.
+        return zlib.crc32(f"{self.seed}/{sublayer_name}".encode()) & 0x7FFFFFFF
 
     # === Residual wiring ===
 
