@@ -25,7 +25,9 @@ class PresetMixin:
         """The constructor arguments that a preset's overrides may set."""
         parameters = inspect.signature(cls.__init__).parameters.values()
         variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-        return sorted(p.name for p in parameters if p.name != "self" and p.kind not in variadic)
+        names = {p.name for p in parameters if p.name != "self" and p.kind not in variadic}
+        # What `**kwargs` hands on to `keras.Model`.
+        return sorted(names | {"name", "dtype", "trainable"})
 
     @classmethod
     def check_overrides(cls, overrides: dict):
