@@ -103,6 +103,16 @@ class BaseTokenizer(tf.Module):
     def _detokenize_batch(self, token_ids: tf.RaggedTensor) -> tf.Tensor:
         raise NotImplementedError
 
+    def normalize(self, strings) -> tf.Tensor:
+        """The text normalisation `tokenize` applies before splitting (none here).
+
+        Evaluation applies it to references, so that they are compared with
+        predictions on equal terms: a tokenizer that lower-cases can only
+        ever produce lower-cased text.
+        """
+        strings, is_scalar = _as_strings(strings)
+        return strings[0] if is_scalar else strings
+
     @property
     def special_ids(self) -> list[int]:
         """The ids `detokenize` drops: padding, unknown and the other special tokens."""
@@ -332,6 +342,22 @@ class WordPieceTokenizer(BaseTokenizer):
                 f"Received: i={i!r}"
             )
         return self._vocabulary[i]
+
+    def normalize(self, strings) -> tf.Tensor:
+        """With `lower_case`: case-folded, NFD-decomposed and stripped of accents
+        (combining marks), exactly as `tensorflow_text.BertTokenizer` does
+        before splitting; otherwise unchanged.
+
+        >>> tokenizer = WordPieceTokenizer(RESERVED_TOKENS + ["a"], lower_case=True)
+        >>> tokenizer.normalize(["Café À Paris"]).numpy().tolist()
+        [b'cafe a paris']
+        """
+        strings, is_scalar = _as_strings(strings)
+        if self.lower_case:
+            strings = tf_text.case_fold_utf8(strings)
+            strings = tf_text.normalize_utf8(strings, "NFD")
+            strings = tf.strings.regex_replace(strings, r"\p{Mn}", "")
+        return strings[0] if is_scalar else strings
 
     def _tokenize_batch(self, strings):
         # (batch, words, wordpieces) -> (batch, wordpieces)

@@ -30,6 +30,7 @@ import keras
 import tensorflow as tf
 
 from keras_attention.models.generation import TemperatureSampler
+from keras_attention.training.tasks import pad_token_ids
 
 __all__ = ["export_run", "export_task"]
 
@@ -49,13 +50,6 @@ class _SeedHolder(keras.layers.Layer):
         self.built = True
 
 
-def _pad(token_ids: tf.RaggedTensor, length: int):
-    """Ragged ids -> `(batch, length)` int32 padded with 0, and which rows were cut."""
-    truncated = token_ids.row_lengths() > length
-    dense = token_ids[:, :length].to_tensor(default_value=0, shape=[None, length])
-    return tf.cast(dense, tf.int32), truncated
-
-
 def _bert_ids(tokenizer, texts, length):
     """`[CLS] tokens [SEP]` padded to `length`, as the training pipelines build them."""
     token_ids = tokenizer.tokenize(texts)
@@ -68,28 +62,17 @@ def _bert_ids(tokenizer, texts, length):
         ],
         axis=1,
     )
-    ids, _ = _pad(wrapped, length)
+    ids, _ = pad_token_ids(wrapped, length)
     return ids, token_ids.row_lengths() > length - 2
 
 
 def _translation(task, model, seeds):
     source, target = task.source_tokenizer, task.target_tokenizer
-    evaluation = task.recipe["evaluation"]
-    max_length = task.data_config["max_length"]
 
     def serve(text):
-        source_ids, truncated = _pad(source.tokenize(text), max_length)
-        sequences, scores = model.decode_beams(
-            source_ids,
-            target.start_id,
-            target.end_id,
-            max_length,
-            evaluation["beam_size"],
-            evaluation["length_penalty"],
-        )
-        empty = tf.equal(tf.strings.length(tf.strings.strip(text)), 0)
-        translation = tf.where(empty, "", target.detokenize(sequences[:, 0]))
-        return {"translation": translation, "score": scores[:, 0], "truncated": truncated}
+        # The task's one decode path: what evaluation scored is what is served.
+        outputs = task.translate(model, text)
+        return {name: outputs[name] for name in ("translation", "score", "truncated")}
 
     def logits(encoder_token_ids, decoder_token_ids):
         inputs = {"encoder_token_ids": encoder_token_ids, "decoder_token_ids": decoder_token_ids}

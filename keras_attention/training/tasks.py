@@ -13,6 +13,7 @@ import random
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 import keras
 
@@ -30,6 +31,13 @@ def _load_given_tokenizer(path: str):
     if Path(path).is_file():
         return data.SentencePieceTokenizer(path)
     return data.load_tokenizer(path)
+
+
+def pad_token_ids(token_ids: tf.RaggedTensor, length: int):
+    """Ragged ids -> `(batch, length)` int32 padded with 0, and which rows were cut."""
+    truncated = token_ids.row_lengths() > length
+    dense = token_ids[:, :length].to_tensor(default_value=0, shape=[None, length])
+    return tf.cast(dense, tf.int32), truncated
 
 
 def split(examples: list, validation_fraction: float, test_fraction: float, seed: int):
@@ -248,38 +256,64 @@ class TranslationTask(Task):
             max_sequence_length=self.data_config["max_length"],
         )
 
-    def _source_ids(self, texts):
-        max_length = self.data_config["max_length"]
-        ragged = self.source_tokenizer.tokenize(np.array(texts, dtype=object))
-        ids = np.zeros((len(texts), max_length), "int32")
-        for row, tokens in enumerate(ragged.to_list()):
-            tokens = tokens[:max_length]
-            ids[row, : len(tokens)] = tokens
-        return ids
+    # --- the one decode path (TensorFlow ops) ------------------------------
 
-    def _translate_ids(self, model, source_ids):
+    def source_ids(self, texts: tf.Tensor):
+        """Strings `(batch,)` -> `(ids (batch, max_length) int32 padded with 0,
+        truncated (batch,) bool)`: the model's input, as training saw it."""
+        return pad_token_ids(self.source_tokenizer.tokenize(texts), self.data_config["max_length"])
+
+    def translate(self, model, texts: tf.Tensor) -> dict:
+        """Translate a batch of strings with the recipe's decoding, in TF ops.
+
+        This is the one decode path of the task: evaluation (`metrics.json`),
+        the CLI, the attention plots and the SavedModel's `serving_default`
+        all call it, so what is scored is what is served. An empty (or blank)
+        text translates to "".
+
+        Returns:
+            A dict of `translation` string `(batch,)`, `score` float32
+            `(batch,)` (the best beam's length-normalised log-probability),
+            `truncated` bool `(batch,)` and `token_ids` int32
+            `(batch, max_length)` (the best beam, starting with [START]).
+        """
         evaluation = self.recipe["evaluation"]
-        tokenizer = self.target_tokenizer
-        if evaluation["beam_size"] > 1:
-            sequences, _ = model.beam_search(
-                source_ids,
-                tokenizer.start_id,
-                tokenizer.end_id,
-                beam_size=evaluation["beam_size"],
-                length_penalty=evaluation["length_penalty"],
+        target = self.target_tokenizer
+        source_ids, truncated = self.source_ids(texts)
+        sequences, scores = model.decode_beams(
+            source_ids,
+            target.start_id,
+            target.end_id,
+            self.data_config["max_length"],
+            evaluation["beam_size"],
+            evaluation["length_penalty"],
+        )
+        empty = tf.equal(tf.strings.length(tf.strings.strip(texts)), 0)
+        best = tf.where(empty[:, None], tf.zeros_like(sequences[:, 0]), sequences[:, 0])
+        return {
+            "translation": target.detokenize(best),
+            "score": scores[:, 0],
+            "truncated": truncated,
+            "token_ids": best,
+        }
+
+    def _translate_function(self, model):
+        """`translate` traced once for any batch size, per model."""
+        if getattr(self, "_translate_cache", (None,))[0] is not model:
+            function = tf.function(
+                lambda texts: self.translate(model, texts),
+                input_signature=[tf.TensorSpec([None], tf.string)],
             )
-            return sequences[:, 0]
-        return model.generate(source_ids, tokenizer.start_id, tokenizer.end_id)
+            self._translate_cache = (model, function)
+        return self._translate_cache[1]
 
     def predict(self, model, texts):
-        """Translate `texts`, in fixed-size batches so one compiled decoder serves all."""
+        """Translate `texts` (a list of str) with `translate`, in batches."""
+        translate = self._translate_function(model)
         outputs = []
         for start in range(0, len(texts), _GENERATION_BATCH):
-            chunk = list(texts[start : start + _GENERATION_BATCH])
-            ids = self._source_ids(chunk + [chunk[0]] * (_GENERATION_BATCH - len(chunk)))
-            generated = self._translate_ids(model, ids)[: len(chunk)]
-            decoded = self.target_tokenizer.detokenize(generated).numpy()
-            outputs += [text.decode("utf-8") for text in decoded]
+            chunk = tf.constant(list(texts[start : start + _GENERATION_BATCH]), tf.string)
+            outputs += [text.decode("utf-8") for text in translate(chunk)["translation"].numpy()]
         return outputs
 
     def attention(self, model, text: str):
@@ -289,11 +323,14 @@ class TranslationTask(Task):
             `(scores, query_tokens, key_tokens, title)` for `plot_attention`:
             rows are the output tokens, columns the input tokens.
         """
-        source = self._source_ids([text])
+        texts = tf.constant([text])
+        source = self.source_ids(texts)[0].numpy()
         length = max(1, int((source[0] != 0).sum()))
-        generated = self._translate_ids(model, source)[0]
+        translated = self._translate_function(model)(texts)
+        generated = translated["token_ids"].numpy()[0]
         end = self.target_tokenizer.end_id
         stop = list(generated).index(end) if end in generated else int((generated != 0).sum())
+        stop = max(stop, 1)
         decoder_ids = generated[None, :stop]
         scores = model.attention_scores(
             {"encoder_token_ids": source[:, :length], "decoder_token_ids": decoder_ids}
@@ -302,8 +339,32 @@ class TranslationTask(Task):
         outputs = list(generated[1 : stop + 1])
         query_tokens = [self.target_tokenizer.id_to_token(int(i)) for i in outputs]
         key_tokens = [self.source_tokenizer.id_to_token(int(i)) for i in source[0, :length]]
-        translation = self.target_tokenizer.detokenize(generated[None]).numpy()[0].decode()
+        translation = translated["translation"].numpy()[0].decode()
         return cross, query_tokens, key_tokens, f"{text!r} -> {translation!r}"
+
+    def _normalized(self, predictions, references):
+        """Both sides normalised as the target tokenizer normalises text (a
+        lower-casing tokenizer can only emit lower-cased text), and a note of
+        what was done for metrics.json."""
+        tokenizer = self.target_tokenizer
+        if not getattr(tokenizer, "lower_case", False):
+            return predictions, references, "none"
+
+        def normalize(texts):
+            return [text.decode("utf-8") for text in tokenizer.normalize(texts).numpy()]
+
+        return (
+            normalize(predictions),
+            normalize(references),
+            "lower-cased and accent-stripped on both sides, as the target tokenizer does",
+        )
+
+    def _decoding(self) -> str:
+        evaluation = self.recipe["evaluation"]
+        if evaluation["beam_size"] == 1:
+            return "greedy (beam size 1), as served"
+        return (f"beam search (beam size {evaluation['beam_size']}, length penalty "
+                f"{evaluation['length_penalty']}), as served")
 
     def evaluate(self, model, log=print):
         evaluation = self.recipe["evaluation"]
@@ -311,12 +372,15 @@ class TranslationTask(Task):
         if not examples:
             raise ValueError("No test examples: set `data.test_fraction` > 0.")
         sources = [source for source, _ in examples]
-        references = [target for _, target in examples]
-        predictions = self.predict(model, sources)
+        predictions, references, normalization = self._normalized(
+            self.predict(model, sources), [target for _, target in examples]
+        )
         metrics = {
             "exact_match": exact_match(predictions, references),
             "bleu": bleu(predictions, references),
             "test_examples": len(examples),
+            "decoding": self._decoding(),
+            "normalization": normalization,
         }
         log(f"Held-out exact match: {metrics['exact_match']:.4f}   BLEU: {metrics['bleu']:.2f}"
             f"   ({len(examples)} test examples)")

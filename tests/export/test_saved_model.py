@@ -166,3 +166,26 @@ def test_an_export_killed_midway_leaves_no_partial_target(runs, tmp_path):
 
     export_run(out, target)  # and a later export succeeds
     assert (target / "saved_model.pb").exists()
+
+
+@pytest.mark.parametrize("beam_size", [1, 3])
+def test_evaluation_decodes_exactly_what_is_served(runs, beam_size):
+    """metrics.json describes the SavedModel: `predict` (used by evaluation and
+    the CLI) and `serving_default` give the same translations, for greedy and
+    beam decoding, on texts the barely trained model gets wrong too, and on ""."""
+    import copy
+
+    import tensorflow as tf
+
+    from keras_attention.export import export_task
+
+    out, task, model = runs["dates"]
+    task = copy.copy(task)
+    task.recipe = copy.deepcopy(task.recipe)
+    task.recipe["evaluation"]["beam_size"] = beam_size
+    texts = TEXTS + ["5 nov. 2021", "jul 14 2020", "Christmas Day, December 25, 1999", "zzz", "   "]
+    export = export_task(task, model, out.parent / f"export-beam-{beam_size}")
+    served = tf.saved_model.load(str(export)).signatures["serving_default"](text=tf.constant(texts))
+    served = [text.decode() for text in served["translation"].numpy()]
+    assert task.predict(model, texts) == served
+    assert served[2] == served[-1] == ""

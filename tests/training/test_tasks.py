@@ -76,3 +76,31 @@ def test_invalid_model_override_value_names_the_override(tmp_path):
     task.prepare_tokenizers(tmp_path, show_progress=False)
     with pytest.raises(ValueError, match="`model.overrides`.*`hidden_dim` must be a positive integer. Received: hidden_dim=-3"):
         task.build_model()
+
+
+def test_lower_cased_runs_score_against_equally_normalised_references(tmp_path):
+    """With `data.lower_case`, what the model can emit is lower-cased and
+    accent-stripped; a model that emits exactly that for every reference must
+    score exact match 1.0 and BLEU 100, and metrics.json says how it compared."""
+    pairs = tmp_path / "pairs.tsv"
+    rows = [(f"source {i}", f"Café Olé Number {i} À Paris") for i in range(60)]
+    pairs.write_text("".join(f"{s}\t{t}\n" for s, t in rows))
+    recipe = validate_recipe({
+        "data": {"source": str(pairs), "lower_case": True, "vocabulary_size": 120,
+                 "test_fraction": 0.2, "validation_fraction": 0.1},
+        "model": {"preset": "transformer_tiny"},
+    })
+    task = get_task(recipe)
+    task.load_data()
+    task.prepare_tokenizers(tmp_path, show_progress=False)
+    references = dict(task.test_examples)
+    # A perfect model: it emits the tokens of the reference.
+    tokenizer = task.target_tokenizer
+    task.predict = lambda model, texts: [
+        tokenizer.detokenize(tokenizer.tokenize([references[text]])).numpy()[0].decode()
+        for text in texts
+    ]
+    metrics = task.evaluate(model=None, log=lambda *_: None)
+    assert metrics["exact_match"] == 1.0
+    assert metrics["bleu"] == pytest.approx(100.0)
+    assert "lower-cased" in metrics["normalization"]
