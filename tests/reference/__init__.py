@@ -1,0 +1,1 @@
+"""Reference implementations in plain numpy, written from the papers, not from the library."""
