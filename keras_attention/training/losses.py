@@ -5,6 +5,14 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+try:  # the Keras mask of a tensor on every backend (an attribute on TensorFlow's)
+    from keras.src.backend import get_keras_mask as _get_keras_mask
+except ImportError:  # pragma: no cover
+
+    def _get_keras_mask(x):
+        return getattr(x, "_keras_mask", None)
+
+
 __all__ = ["MaskedSparseCategoricalCrossentropy"]
 
 
@@ -12,15 +20,42 @@ __all__ = ["MaskedSparseCategoricalCrossentropy"]
 class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
     """Cross-entropy over token ids, averaged over real (non-pad) tokens only.
 
-    With `label_smoothing = eps` the target distribution puts `1 - eps` on the
-    correct token and spreads `eps` uniformly over the vocabulary (paper §5.4
-    uses eps = 0.1). Padding targets (`pad_id`, default 0) count for nothing,
-    and the mean is taken over real tokens, so batches with more padding are
-    not down-weighted.
+    The loss of a batch is `sum(w * loss) / sum(w)` over its target tokens,
+    where `w` is 0 at pad targets (`pad_id`) and otherwise the sample weight
+    (1 without one): the mean over real tokens, so batches with more padding
+    are neither down- nor up-weighted, and padded prediction slots of weight
+    0 (masked-LM batches) count for nothing. It is normalised once, whether
+    or not the predictions carry a Keras mask: that mask (the models pass
+    their input's padding mask on) only removes tokens, and never re-weights
+    the mean as `keras.losses.Loss` would.
+
+    With `label_smoothing = eps` the target distribution puts `1 - eps` on
+    the correct token and spreads `eps` evenly over the other tokens the
+    model can emit: every token but the correct one and the pad token, which
+    gets probability 0, as in the Annotated Transformer (paper §5.4 uses
+    eps = 0.1). With `pad_id=None` there is no pad token (class labels): no
+    target is ignored and `eps` is spread over all the other classes.
+
+    Under a `tf.distribute` strategy (`MirroredStrategy`,
+    `MultiWorkerMirroredStrategy`) each replica divides the loss sum of its
+    share of the batch by the real tokens of the whole global batch (summed
+    across replicas). The replicas' gradients, which Keras sums, are then
+    exactly the one-device gradient of the global batch, however the padding
+    is split between replicas. The loss Keras reports (each replica's loss
+    times the number of replicas, averaged) is the global batch's loss when
+    the replicas get equally many examples. Over several batches, `fit` and
+    `evaluate` report the mean of the batch losses weighted by examples, not
+    tokens; for the exact per-token mean of a dataset, add up the batches'
+    `reduction="sum"` losses and divide by their real tokens.
+
+    The reductions `"sum_over_batch_size"` (the Keras default),
+    `"mean"` and `"mean_with_sample_weight"` all give this weighted mean;
+    `"sum"` gives `sum(w * loss)` and `None` / `"none"` the weighted loss
+    of every token.
 
     Args:
         label_smoothing: float in [0, 1), default 0.0.
-        pad_id: int, default 0.
+        pad_id: int >= 0 or None, default 0. The pad token id.
         from_logits: bool, default True.
         **kwargs: `keras.losses.Loss` arguments (`name`, `reduction`, `dtype`).
 
@@ -31,16 +66,21 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
     >>> logits = np.log(np.array([[[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]], "float32"))
     >>> round(float(loss(np.array([[1, 0]]), logits)), 4)  # only -log(0.25)
     1.3863
+    >>> smoothed = MaskedSparseCategoricalCrossentropy(label_smoothing=0.1)
+    >>> # target (0, 0.9, 0.1): pad token 0 gets nothing
+    >>> round(float(smoothed(np.array([[1, 0]]), logits)), 4)
+    1.3863
 
     References:
         Szegedy et al., "Rethinking the Inception Architecture", 2016, §7.
         Vaswani et al., "Attention Is All You Need", 2017, §5.4.
+        Rush, "The Annotated Transformer", 2018 (label smoothing without pad).
     """
 
     def __init__(
         self,
         label_smoothing: float = 0.0,
-        pad_id: int = 0,
+        pad_id: int | None = 0,
         from_logits: bool = True,
         name: str = "masked_sparse_categorical_crossentropy",
         **kwargs,
@@ -51,11 +91,18 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
                 "`label_smoothing` must be a float in [0, 1). "
                 f"Received: label_smoothing={label_smoothing!r}"
             )
+        if pad_id is not None and (
+            isinstance(pad_id, bool) or not isinstance(pad_id, int) or pad_id < 0
+        ):
+            raise ValueError(
+                f"`pad_id` must be a non-negative integer or None. Received: pad_id={pad_id!r}"
+            )
         self.label_smoothing = float(label_smoothing)
         self.pad_id = pad_id
         self.from_logits = from_logits
 
     def call(self, y_true, y_pred):
+        """Cross-entropy of every target token (pad targets included), shape of `y_true`."""
         y_true = ops.cast(y_true, "int32")
         y_pred = ops.cast(y_pred, "float32")
         log_probs = (
@@ -63,15 +110,46 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
             if self.from_logits
             else ops.log(ops.clip(y_pred, 1e-7, 1.0))
         )
+        per_token = -ops.take_along_axis(log_probs, ops.expand_dims(y_true, -1), axis=-1)[..., 0]
+        if not self.label_smoothing:
+            return per_token
+        # eps is spread over the tokens k that are neither the target y nor pad:
+        # -sum_k target_k log p_k = (1 - eps) (-log p_y) + eps mean_k(-log p_k).
         vocabulary = ops.shape(y_pred)[-1]
+        others = -ops.sum(log_probs, axis=-1) - per_token
+        count = ops.cast(vocabulary - 1, "float32")
+        if self.pad_id is not None:
+            others = others + log_probs[..., self.pad_id]
+            count = count - 1.0
         smoothing = self.label_smoothing
-        targets = ops.one_hot(y_true, vocabulary) * (1.0 - smoothing) + smoothing / ops.cast(
-            vocabulary, "float32"
-        )
-        per_token = -ops.sum(targets * log_probs, axis=-1)
-        mask = ops.cast(ops.not_equal(y_true, self.pad_id), "float32")
-        # Scale so that the mean over all entries is the mean over real tokens.
-        return per_token * mask / ops.maximum(ops.mean(mask), 1e-9)
+        return (1.0 - smoothing) * per_token + smoothing * others / ops.maximum(count, 1.0)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        # Keras' Loss.__call__ would turn a Keras mask on `y_pred` into weights
+        # of (all slots / masked slots) and divide by the slot count: both the
+        # mask and the mean are applied here instead, once.
+        keras_mask = _get_keras_mask(y_pred)
+        with keras.name_scope(self.name):
+            y_true = ops.convert_to_tensor(y_true)
+            if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == 1:
+                y_true = ops.squeeze(y_true, -1)  # class labels given as (batch, 1)
+            per_token = self.call(y_true, y_pred)
+            weights = ops.ones_like(per_token)
+            if self.pad_id is not None:
+                weights = ops.cast(ops.not_equal(ops.cast(y_true, "int32"), self.pad_id), "float32")
+            if keras_mask is not None:
+                weights = weights * ops.cast(keras_mask, "float32")
+            if sample_weight is not None:
+                weights = weights * _broadcast_like(sample_weight, per_token)
+            weighted = ops.where(ops.not_equal(weights, 0.0), per_token * weights, 0.0)
+            weighted = ops.cast(weighted, self.dtype)
+            if self.reduction in (None, "none"):
+                return weighted
+            total = ops.sum(weighted)
+            if self.reduction == "sum":
+                return total
+            count = ops.cast(ops.sum(weights), self.dtype)
+            return ops.divide_no_nan(total, _sum_over_replicas(count))
 
     def get_config(self):
         config = super().get_config()
@@ -83,3 +161,30 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
             }
         )
         return config
+
+
+def _broadcast_like(sample_weight, values):
+    """`sample_weight` (`(batch,)`, `(batch, length)` or with a trailing 1) as `values`' shape."""
+    sample_weight = ops.cast(sample_weight, "float32")
+    if len(sample_weight.shape) == len(values.shape) + 1 and sample_weight.shape[-1] == 1:
+        sample_weight = ops.squeeze(sample_weight, -1)
+    while len(sample_weight.shape) < len(values.shape):
+        sample_weight = ops.expand_dims(sample_weight, -1)
+    return ops.broadcast_to(sample_weight, ops.shape(values))
+
+
+def _sum_over_replicas(value):
+    """`value` summed over the replicas of a `tf.distribute` step (itself elsewhere).
+
+    Keras sums the replicas' gradients, so each replica divides by the global
+    token count; outside a replica step (one device, or a call in the
+    cross-replica context) the batch at hand is the whole batch.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return value
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return value
+    return tf.stop_gradient(context.all_reduce(tf.distribute.ReduceOp.SUM, value))

@@ -411,12 +411,11 @@ def _read_texts(task: Task, data_path: str | None, embedded: dict) -> list:
 
 def _mean_token_cross_entropy(model, dataset) -> float:
     """Mean cross-entropy per real (non-pad) target token over a finite dataset."""
-    loss = MaskedSparseCategoricalCrossentropy()
+    loss = MaskedSparseCategoricalCrossentropy(reduction="sum")
     total, count = 0.0, 0.0
     for inputs, targets in dataset:
-        real = float(np.sum(np.not_equal(targets, 0)))
-        total += float(loss(targets, model(inputs, training=False))) * real
-        count += real
+        total += float(loss(targets, model(inputs, training=False)))
+        count += float(np.sum(np.not_equal(targets, 0)))
     return total / max(count, 1.0)
 
 
@@ -577,7 +576,8 @@ class ClassificationTask(Task):
         )
 
     def loss(self):
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        # Class 0 is a real class: no pad id. Weighted mean, as the token tasks.
+        return MaskedSparseCategoricalCrossentropy(pad_id=None)
 
     def metrics(self):
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
@@ -639,7 +639,9 @@ class MaskedLMTask(Task):
         )
 
     def loss(self):
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        # sum(w * loss) / sum(w) over the prediction slots: padded slots (id 0,
+        # weight 0) count for nothing. No label smoothing, as BERT.
+        return MaskedSparseCategoricalCrossentropy()
 
     def metrics(self):
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
