@@ -128,7 +128,7 @@ def train(
         model.compile(
             optimizer=_optimizer(recipe, task.model_width(model)),
             loss=task.loss(),
-            metrics=task.metrics(),
+            weighted_metrics=task.metrics(),  # sample weights apply, as to the loss
             jit_compile=training["jit_compile"],
         )
     if training["strategy"] == "multi_worker":

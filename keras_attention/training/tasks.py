@@ -644,7 +644,8 @@ class MaskedLMTask(Task):
         return MaskedSparseCategoricalCrossentropy()
 
     def metrics(self):
-        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        # Compiled as `weighted_metrics`, so the slots' weights apply too.
+        return [MaskedAccuracy()]
 
     def evaluate(self, model, log=print):
         if not self.test_examples:

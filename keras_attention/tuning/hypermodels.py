@@ -105,7 +105,7 @@ class TransformerHyperModel(keras_tuner.HyperModel):
         model.compile(
             optimizer=keras.optimizers.Adam(schedule, beta_1=0.9, beta_2=0.98, epsilon=1e-9),
             loss=task.loss(),
-            metrics=task.metrics(),
+            weighted_metrics=task.metrics(),  # sample weights apply, as to the loss
         )
         return model
 

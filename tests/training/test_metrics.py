@@ -1,9 +1,13 @@
 """Masked accuracy, exact match, perplexity."""
 
 import math
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+
+import keras
 
 
 from keras_attention.training import (
@@ -26,3 +30,64 @@ def test_exact_match_and_perplexity():
     with pytest.raises(ValueError, match="equal length"):
         exact_match(["a"], ["a", "b"])
     assert perplexity(math.log(7.0)) == pytest.approx(7.0)
+
+
+def _all_right_but_the_padded_slots(model, inputs):
+    """Labels equal to the model's own predictions at real slots; the last slot of every
+    row is a padded prediction slot (label 0, weight 0) that the model gets wrong."""
+    predictions = np.argmax(np.asarray(model(inputs)), axis=-1)
+    labels, weights = predictions.copy(), np.ones(predictions.shape, "float32")
+    labels[..., -1], weights[..., -1] = 0, 0.0
+    assert np.all(predictions[..., -1] != 0)  # unweighted, these slots would count as wrong
+    return labels, weights
+
+
+def test_masked_lm_accuracy_in_fit_counts_real_predictions_only(tmp_path, monkeypatch, rng):
+    """`train` compiles the masked-LM accuracy as a weighted metric: padded prediction slots
+    (weight 0) do not count, so a batch whose real predictions are all right scores 1.0."""
+    from keras_attention.training.run import train
+    from tests.tiny import overrides
+
+    compiled = []
+
+    def stop_before_fitting(model, *args, **kwargs):
+        compiled.append(model)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(keras.Model, "fit", stop_before_fitting)
+    recipe = Path(__file__).parents[2] / "models" / "bert-mini.toml"
+    with pytest.raises(KeyboardInterrupt):
+        train(recipe, tmp_path, overrides("masked_lm"), log=lambda *_: None)
+    model = compiled[0]
+    token_ids = rng.integers(5, 100, (4, 16)).astype("int32")
+    token_ids[0, 9:] = 0
+    inputs = {
+        "token_ids": token_ids,
+        "segment_ids": np.zeros_like(token_ids),
+        "mask_positions": np.tile(np.arange(1, 4, dtype="int32"), (4, 1)),
+    }
+    labels, weights = _all_right_but_the_padded_slots(model, inputs)
+    results = model.evaluate(inputs, labels, sample_weight=weights, verbose=0, return_dict=True)
+    assert results["accuracy"] == 1.0
+
+
+def test_classifier_hypermodel_weights_its_accuracy(rng):
+    """A tuned classifier's accuracy honours sample weights like its loss does."""
+    import keras_tuner
+
+    from keras_attention.training.recipe import validate_recipe
+    from keras_attention.training.tasks import get_task
+    from keras_attention.tuning.hypermodels import hypermodel_for
+
+    task = get_task(validate_recipe({"task": {"kind": "classification"}, "model": {"preset": "bert_test"}}))
+    task.tokenizers["tokenizer"] = SimpleNamespace(vocabulary_size=100)
+    task.label_names = [str(label) for label in range(7)]
+    model = hypermodel_for(task).build(keras_tuner.HyperParameters())
+    token_ids = rng.integers(5, 100, (6, 8)).astype("int32")
+    inputs = {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids)}
+    predictions = np.argmax(np.asarray(model(inputs)), axis=-1)
+    labels = predictions.copy()
+    labels[-1] = (predictions[-1] + 1) % 7  # wrong, but weighted out
+    weights = np.array([1, 1, 1, 1, 1, 0], "float32")
+    results = model.evaluate(inputs, labels, sample_weight=weights, verbose=0, return_dict=True)
+    assert results["accuracy"] == 1.0
