@@ -4,11 +4,8 @@ TensorFlow-only by design: tokenization runs inside `tf.data` (and later
 inside exported SavedModels), so strings never enter the Keras graph.
 """
 
-from keras_attention.data.datasets import (
-    date_pairs,
-    docstring_topics,
-    python_docstrings,
-)
+from keras_attention.data.dates import date_pairs, date_templates, is_iso_date, perturb_case
+from keras_attention.data.datasets import docstring_topics, python_docstrings
 from keras_attention.data.pipelines import (
     classification_dataset,
     language_model_dataset,
@@ -39,11 +36,14 @@ __all__ = [
     "WordPieceTokenizer",
     "classification_dataset",
     "date_pairs",
+    "date_templates",
     "docstring_topics",
     "language_model_dataset",
     "load_tokenizer",
     "masked_lm_dataset",
+    "is_iso_date",
     "padding_fraction",
+    "perturb_case",
     "python_docstrings",
     "read_labelled",
     "read_sentence_pairs",

@@ -1,8 +1,6 @@
-"""Embedded offline datasets: human dates → ISO dates, and Python docstrings.
+"""Embedded offline datasets: Python docstrings (the dates live in `dates.py`).
 
-Nothing here downloads anything. `date_pairs` generates a translation task
-small enough to train a seq2seq transformer on a CPU in minutes;
-`python_docstrings` and `docstring_topics` mine the documentation of the
+Nothing here downloads anything. `python_docstrings` and `docstring_topics` mine the documentation of the
 standard library that ships with the running Python, giving English text for
 language modelling and a small topic-classification task.
 """
@@ -15,35 +13,7 @@ import inspect
 import random
 import re
 
-__all__ = ["date_pairs", "docstring_topics", "python_docstrings"]
-
-_FIRST_DATE = datetime.date(1950, 1, 1)
-_LAST_DATE = datetime.date(2049, 12, 31)
-
-# Every format names the month in words or puts the year first, so no source
-# is ambiguous between day-first and month-first conventions (05/03/2024 is
-# never produced), and every year has four digits.
-_DATE_FORMATS = (
-    "{Month} {day}, {year}",  # March 5, 2024
-    "{day} {Month} {year}",  # 5 March 2024
-    "{Weekday}, {Month} {day}, {year}",  # Tuesday, March 5, 2024
-    "{Wkd}, {day} {Mon} {year}",  # Tue, 5 Mar 2024
-    "{Mon} {day}, {year}",  # Mar 5, 2024
-    "{Mon}. {day}, {year}",  # Mar. 5, 2024
-    "{day} {Mon} {year}",  # 5 Mar 2024
-    "{month} {day} {year}",  # march 5 2024
-    "{MONTH} {day}, {year}",  # MARCH 5, 2024
-    "{dd} {MON} {year}",  # 05 MAR 2024
-    "{day}-{Mon}-{year}",  # 5-Mar-2024
-    "{ordinal} {Month} {year}",  # 5th March 2024
-    "{Month} {ordinal}, {year}",  # March 5th, 2024
-    "the {ordinal} of {Month}, {year}",  # the 5th of March, 2024
-    "{Weekday}, the {ordinal} of {Month} {year}",  # Tuesday, the 5th of March 2024
-    "{Weekday} {day} {Month} {year}",  # Tuesday 5 March 2024
-    "{year}.{mm}.{dd}",  # 2024.03.05
-    "{year}/{mm}/{dd}",  # 2024/03/05
-    "{year}{mm}{dd}",  # 20240305
-)
+__all__ = ["docstring_topics", "python_docstrings"]
 
 _DOCSTRING_MODULES = (
     "abc",
@@ -84,82 +54,6 @@ _DOCSTRING_MODULES = (
 
 # Modules with the most prose, so that each topic has hundreds of examples.
 _TOPIC_MODULES = ("inspect", "logging", "typing", "unittest")
-
-
-def _ordinal(day: int) -> str:
-    if day in (11, 12, 13):
-        return f"{day}th"
-    return f"{day}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(day % 10, 'th') }"
-
-
-def _describe(date: datetime.date, template: str) -> str:
-    month = date.strftime("%B")
-    return template.format(
-        Month=month,
-        month=month.lower(),
-        MONTH=month.upper(),
-        Mon=month[:3],
-        MON=month[:3].upper(),
-        Weekday=date.strftime("%A"),
-        Wkd=date.strftime("%a"),
-        day=date.day,
-        dd=f"{date.day:02d}",
-        mm=f"{date.month:02d}",
-        year=f"{date.year:04d}",
-        ordinal=_ordinal(date.day),
-    )
-
-
-def date_pairs(num_examples: int, seed: int = 0) -> list[tuple[str, str]]:
-    """Random dates written the way people write them, paired with ISO dates.
-
-    Dates are drawn uniformly from 1950-01-01 to 2049-12-31 and written in one
-    of 19 formats: month names in full, abbreviated, lower- and upper-case;
-    ordinals ("5th"); weekday names (always the right weekday for the date);
-    and year-first numeric forms ("2024.03.05", "20240305"). Day-first and
-    month-first numeric forms ("05/03/2024") and two-digit years are never
-    produced, so every source describes exactly one date. Month and weekday
-    names are English (Python's default "C" locale).
-
-    Args:
-        num_examples: int >= 1, how many pairs to generate.
-        seed: int, default 0. The same seed always gives the same pairs.
-
-    Returns:
-        A list of `(human_date, iso_date)` string pairs, for example
-        `("Tuesday, March 5, 2024", "2024-03-05")`.
-
-    Example:
-
-    >>> pairs = date_pairs(3, seed=1)
-    >>> len(pairs), all(len(target) == 10 for _, target in pairs)
-    (3, True)
-    >>> date_pairs(3, seed=1) == pairs
-    True
-
-    References:
-        The "human-readable dates to machine dates" exercise of the
-        deeplearning.ai sequence-models course (neural machine translation
-        with attention), with unambiguous formats only.
-    """
-    if isinstance(num_examples, bool) or not isinstance(num_examples, int):
-        raise ValueError(
-            f"`num_examples` must be a positive integer. "
-            f"Received: num_examples={num_examples!r}"
-        )
-    if num_examples < 1:
-        raise ValueError(
-            f"`num_examples` must be a positive integer. "
-            f"Received: num_examples={num_examples!r}"
-        )
-    rng = random.Random(seed)
-    span = (_LAST_DATE - _FIRST_DATE).days + 1
-    pairs = []
-    for _ in range(num_examples):
-        date = _FIRST_DATE + datetime.timedelta(days=rng.randrange(span))
-        template = rng.choice(_DATE_FORMATS)
-        pairs.append((_describe(date, template), date.isoformat()))
-    return pairs
 
 
 def _documented_objects(module):
