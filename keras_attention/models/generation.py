@@ -10,6 +10,8 @@ compiled generate function serves every call with the same (batch, length).
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import keras
 from keras import ops
 
@@ -248,8 +250,36 @@ def sample_loop(
 
 
 def length_penalty(length, alpha: float):
-    """GNMT length penalty `((5 + length) / 6) ** alpha` (Wu et al., 2016, §7)."""
+    """GNMT length penalty `((5 + length) / 6) ** alpha` (Wu et al., 2016, §7, eq. 14).
+
+    `length` counts the generated tokens, the end token included (as in
+    tensor2tensor and flax's WMT example).
+    """
     return ops.power((5.0 + ops.cast(length, "float32")) / 6.0, alpha)
+
+
+class BeamState(NamedTuple):
+    """The loop variables of `beam_search_loop` (after flax's WMT `BeamState`).
+
+    Alive beams never end with the end token; finished hypotheses wait in
+    their own pool, so longer alive beams cannot push them out.
+    """
+
+    index: Any  # scalar int32: the position written next
+    alive_sequences: Any  # (batch, beam_size, max_length) int32
+    alive_log_probs: Any  # (batch, beam_size) float32, sum of token log-probs
+    cache: Any  # the model's cache for batch * beam_size rows (alive beams)
+    finished_sequences: Any  # (batch, beam_size, max_length) int32, 0 after the end token
+    finished_scores: Any  # (batch, beam_size) float32, length-normalised, best first
+    finished_flags: Any  # (batch, beam_size) bool, False on empty slots
+
+
+def _gather_beams(x, beam_indices):
+    """`x[b, beam_indices[b, j]]`: `(batch, n, ...)`, `(batch, m)` -> `(batch, m, ...)`."""
+    beam_indices = ops.reshape(
+        beam_indices, tuple(ops.shape(beam_indices)) + (1,) * (len(x.shape) - 2)
+    )
+    return ops.take_along_axis(x, beam_indices, axis=1)
 
 
 def beam_search_loop(
@@ -264,9 +294,15 @@ def beam_search_loop(
 ):
     """Beam search into a fixed-size buffer; every row's prompt ends at `start_index`.
 
-    Beams are searched by the sum of token log-probabilities; a finished beam
-    (one that produced `end_token_id`) keeps its score and is padded with 0.
-    The final ranking divides each score by the length penalty.
+    Two pools per input, as in tensor2tensor and flax's WMT decoder: `beam_size`
+    alive beams, searched by the sum of their tokens' log-probabilities, and
+    `beam_size` finished hypotheses, ranked by that sum divided by
+    `length_penalty`. Each step takes the `2 * beam_size` best extensions of
+    the alive beams (so at least `beam_size` of them do not end); those ending
+    with `end_token_id` join the finished pool, the best others stay alive.
+    The loop stops at `max_length`, or once no alive beam can beat the worst
+    finished hypothesis: log-probabilities only fall as a beam grows and, with
+    `alpha >= 0`, the penalty is largest at `max_length`.
 
     Args:
         step_fn: `(token_ids (batch * beam_size, 1), cache, index) -> (logits, cache)`.
@@ -275,65 +311,128 @@ def beam_search_loop(
         cache: the cache for `batch * beam_size` rows.
         start_index: the first position to generate.
         beam_size: int >= 1.
-        alpha: length-penalty exponent; 0 ranks by plain log-probability.
-        end_token_id: optional end-of-sequence id.
+        alpha: length-penalty exponent >= 0; 0 ranks by plain log-probability.
+        end_token_id: optional end-of-sequence id; without one every
+            hypothesis runs to `max_length`.
         reorder_cache: `(cache, flat_beam_indices) -> cache`; default gathers
             along axis 0.
 
     Returns:
         `(sequences (batch, beam_size, max_length), scores (batch, beam_size))`,
-        best first, scores being length-normalised log-probabilities.
+        scores being length-normalised log-probabilities (the length counts
+        the generated tokens, the end token included). Finished hypotheses
+        come first, best first, padded with 0 after the end token; where fewer
+        than `beam_size` finished, the best alive beams, cut at `max_length`,
+        fill the remaining slots (best first). Token 0 (padding) is never
+        generated.
+
+    References:
+        Wu et al., "Google's Neural Machine Translation System", 2016, §7.
     """
     if reorder_cache is None:
         reorder_cache = lambda cache, indices: ops.take(cache, indices, axis=0)  # noqa: E731
     rows, max_length = ops.shape(token_ids)[0], ops.shape(token_ids)[1]
     batch = rows // beam_size
-    # Only the first beam is alive at the start, so the beams do not all
-    # pick the same first token.
-    first = ops.concatenate([ops.zeros((1,)), ops.full((beam_size - 1,), _NEG_INF)])
-    scores = ops.tile(first[None, :], (batch, 1))
-    done = ops.zeros((rows,), "bool")
-    lengths = ops.zeros((rows,), "int32")
-    beam_offsets = ops.repeat(ops.arange(batch) * beam_size, beam_size)
+    start_index = ops.convert_to_tensor(start_index, "int32")
+    # The rows of beam 0 of every input, to index the flat (batch * beam) cache.
+    beam_offsets = ops.arange(batch, dtype="int32")[:, None] * beam_size
 
-    def cond(index, token_ids, cache, scores, done, lengths):
-        return ops.logical_and(index < max_length, ops.logical_not(ops.all(done)))
+    def alive_bound(state):
+        # The best normalised score an alive beam could still reach.
+        longest = ops.cast(max_length, "int32") - start_index
+        best_alive = ops.max(state.alive_log_probs, axis=1)
+        return best_alive / length_penalty(longest, alpha)
 
-    def body(index, token_ids, cache, scores, done, lengths):
-        logits, cache = step_fn(_column(token_ids, index - 1), cache, index - 1)
+    def cond(state):
+        worst_finished = ops.min(
+            ops.where(state.finished_flags, state.finished_scores, _NEG_INF), axis=1
+        )
+        searching = ops.any(alive_bound(state) > worst_finished)
+        return ops.logical_and(state.index < max_length, searching)
+
+    def body(state):
+        index = state.index
+        flat_sequences = ops.reshape(state.alive_sequences, (rows, max_length))
+        logits, cache = step_fn(_column(flat_sequences, index - 1), state.cache, index - 1)
         vocabulary = logits.shape[-1]
-        is_pad = ops.arange(vocabulary) == 0
-        # Live beams never choose padding (it is excluded before the softmax,
-        # as in `Sampler`); a finished beam may only continue with padding,
-        # at no cost.
-        logits = ops.where(is_pad, _NEG_INF, ops.cast(logits, "float32"))
-        log_probs = ops.log_softmax(logits, axis=-1)
-        pad_only = ops.where(is_pad, 0.0, _NEG_INF)
-        log_probs = ops.where(done[:, None], pad_only[None, :], log_probs)
+        # Padding is excluded before the softmax, as in `Sampler`.
+        logits = ops.where(ops.arange(vocabulary) == 0, _NEG_INF, ops.cast(logits, "float32"))
+        log_probs = ops.reshape(ops.log_softmax(logits, axis=-1), (batch, beam_size, vocabulary))
         # (batch, beam_size * vocabulary)
         candidates = ops.reshape(
-            scores[:, :, None] + ops.reshape(log_probs, (batch, beam_size, vocabulary)),
-            (batch, beam_size * vocabulary),
+            state.alive_log_probs[:, :, None] + log_probs, (batch, beam_size * vocabulary)
         )
-        scores, flat = ops.top_k(candidates, beam_size)
-        source = ops.reshape(flat // vocabulary, (-1,)) + beam_offsets
-        tokens = ops.cast(ops.reshape(flat % vocabulary, (-1,)), "int32")
-        token_ids = ops.take(token_ids, source, axis=0)
-        done, lengths = ops.take(done, source), ops.take(lengths, source)
-        cache = reorder_cache(cache, source)
-        token_ids = ops.slice_update(token_ids, (0, index), tokens[:, None])
-        lengths = lengths + ops.cast(ops.logical_not(done), "int32")
-        if end_token_id is not None:
-            done = ops.logical_or(done, tokens == end_token_id)
-        return index + 1, token_ids, cache, scores, done, lengths
+        # (batch, 2 * beam_size): enough that beam_size of them do not end.
+        top_log_probs, top_indices = ops.top_k(
+            candidates, min(2 * beam_size, beam_size * vocabulary)
+        )
+        top_beams = top_indices // vocabulary
+        top_tokens = ops.cast(top_indices % vocabulary, "int32")
+        top_sequences = ops.slice_update(
+            _gather_beams(state.alive_sequences, top_beams), (0, 0, index), top_tokens[:, :, None]
+        )
+        if end_token_id is None:
+            ends = ops.zeros_like(top_tokens, "bool")
+        else:
+            ends = top_tokens == end_token_id
 
-    _, token_ids, _, scores, _, lengths = ops.while_loop(
-        cond,
-        body,
-        (ops.convert_to_tensor(start_index, "int32"), token_ids, cache, scores, done, lengths),
+        # Alive: the best extensions that did not end; their caches follow them.
+        alive_log_probs, alive_order = ops.top_k(
+            ops.where(ends, _NEG_INF, top_log_probs), beam_size
+        )
+        alive_sequences = _gather_beams(top_sequences, alive_order)
+        sources = ops.take_along_axis(top_beams, alive_order, axis=1) + beam_offsets
+        cache = reorder_cache(cache, ops.reshape(sources, (-1,)))
+
+        # Finished: the pool and the extensions that ended, best normalised
+        # scores kept. Extensions of the empty beams of the first step have
+        # scores near _NEG_INF and never count as finished.
+        new_flags = ops.logical_and(ends, top_log_probs > _NEG_INF / 2)
+        new_scores = top_log_probs / length_penalty(index - start_index + 1, alpha)
+        # (batch, 3 * beam_size)
+        scores = ops.concatenate(
+            [state.finished_scores, ops.where(new_flags, new_scores, _NEG_INF)], axis=1
+        )
+        flags = ops.concatenate([state.finished_flags, new_flags], axis=1)
+        sequences = ops.concatenate([state.finished_sequences, top_sequences], axis=1)
+        finished_scores, finished_order = ops.top_k(scores, beam_size)
+        return (
+            BeamState(
+                index=index + 1,
+                alive_sequences=alive_sequences,
+                alive_log_probs=alive_log_probs,
+                cache=cache,
+                finished_sequences=_gather_beams(sequences, finished_order),
+                finished_scores=finished_scores,
+                finished_flags=ops.take_along_axis(flags, finished_order, axis=1),
+            ),
+        )
+
+    # Only beam 0 is alive at the start, so the beams do not all pick the
+    # same first token.
+    first = ops.concatenate([ops.zeros((1,)), ops.full((beam_size - 1,), _NEG_INF)])
+    alive_sequences = ops.reshape(token_ids, (batch, beam_size, max_length))
+    initial = BeamState(
+        index=start_index,
+        alive_sequences=alive_sequences,
+        alive_log_probs=ops.tile(first[None, :], (batch, 1)),
+        cache=cache,
+        finished_sequences=ops.zeros_like(alive_sequences),
+        finished_scores=ops.full((batch, beam_size), _NEG_INF),
+        finished_flags=ops.zeros((batch, beam_size), "bool"),
     )
-    normalized = scores / ops.reshape(length_penalty(lengths, alpha), (batch, beam_size))
-    normalized, order = ops.top_k(normalized, beam_size)
-    sequences = ops.reshape(token_ids, (batch, beam_size, max_length))
-    sequences = ops.take_along_axis(sequences, order[:, :, None], axis=1)
-    return sequences, normalized
+    (state,) = ops.while_loop(cond, body, (initial,))
+
+    # Finished hypotheses first; alive beams (cut where the loop stopped,
+    # which is max_length whenever a slot is still empty) fill the rest.
+    finished_count = ops.sum(ops.cast(state.finished_flags, "int32"), axis=1)[:, None]
+    alive_scores = state.alive_log_probs / length_penalty(state.index - start_index, alpha)
+    slots = ops.arange(beam_size, dtype="int32")[None, :]
+    picks = ops.where(slots < finished_count, slots, beam_size + slots - finished_count)
+    sequences = _gather_beams(
+        ops.concatenate([state.finished_sequences, state.alive_sequences], axis=1), picks
+    )
+    scores = ops.take_along_axis(
+        ops.concatenate([state.finished_scores, alive_scores], axis=1), picks, axis=1
+    )
+    return sequences, scores
