@@ -9,14 +9,16 @@ Signatures by task:
 
 | task | `serving_default` inputs | outputs |
 |---|---|---|
-| translation | `text` string `(batch,)` | `translation` string, `score` float32, `truncated` bool |
+| translation | `text` string `(batch,)` | `translation` string, `score` float32, `truncated` bool, `valid` bool |
 | language_model | `prompt` string `(batch,)`, `max_new_tokens` int32 `()`, `temperature` float32 `()` | `text` string, `truncated` bool |
 | classification | `text` string `(batch,)` | `probabilities` float32 `(batch, classes)`, `label` string, `truncated` bool |
 | masked_lm (an encoder) | `text` string `(batch,)` | `pooled_output` float32 `(batch, hidden)`, `truncated` bool |
 
 plus `token_ids_to_logits`, from the model's integer inputs (pad id 0) to its
 logits. Texts longer than the model's maximum length are truncated, and
-`truncated` says which were. An empty text translates to "".
+`truncated` says which were. An empty text translates to "". A translation
+recipe with `evaluation.output_constraint` answers with the best beam that
+satisfies it, or "" with `valid` false when none does (never a made-up answer).
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def _translation(task, model, seeds):
     def serve(text):
         # The task's one decode path: what evaluation scored is what is served.
         outputs = task.translate(model, text)
-        return {name: outputs[name] for name in ("translation", "score", "truncated")}
+        return {name: outputs[name] for name in ("translation", "score", "truncated", "valid")}
 
     def logits(encoder_token_ids, decoder_token_ids):
         inputs = {"encoder_token_ids": encoder_token_ids, "decoder_token_ids": decoder_token_ids}

@@ -58,6 +58,9 @@ DEFAULTS: dict = {
     "evaluation": {
         "beam_size": 1,
         "length_penalty": 0.6,
+        # translation: "" or "iso_date" (answer with the best beam that is a
+        # real calendar date, or "" when none is)
+        "output_constraint": "",
         "num_samples": 5,
         "max_examples": 1000,
         # language models: how `generate` continues a prompt
@@ -73,6 +76,7 @@ CHOICES = {
     ("task", "kind"): TASKS,
     ("training", "mixed_precision"): ("float32", "mixed_float16", "mixed_bfloat16"),
     ("training", "strategy"): ("default", "mirrored", "multi_worker"),
+    ("evaluation", "output_constraint"): ("", "iso_date"),
 }
 
 # The smallest value each numeric key accepts (anything below is nonsense).

@@ -33,6 +33,10 @@ def _load_given_tokenizer(path: str):
     return data.load_tokenizer(path)
 
 
+# Output constraints a translation recipe can ask for: strings -> bool, in TF ops.
+_CONSTRAINTS = {"iso_date": data.is_iso_date}
+
+
 def pad_token_ids(token_ids: tf.RaggedTensor, length: int):
     """Ragged ids -> `(batch, length)` int32 padded with 0, and which rows were cut."""
     truncated = token_ids.row_lengths() > length
@@ -209,7 +213,10 @@ class TranslationTask(Task):
 
     def read_examples(self, data_path=None):
         source = data_path or self.data_config["source"]
+        self.source = source
         if source == "embedded:dates":
+            # Training templates only: the held-out ones are a test split of
+            # their own (`generalization_splits`).
             pairs = data.date_pairs(self.data_config["num_examples"] or 20000, seed=self.seed)
             # One example per distinct source, so no test source is seen in training.
             return list(dict(pairs).items())
@@ -269,13 +276,16 @@ class TranslationTask(Task):
         This is the one decode path of the task: evaluation (`metrics.json`),
         the CLI, the attention plots and the SavedModel's `serving_default`
         all call it, so what is scored is what is served. An empty (or blank)
-        text translates to "".
+        text translates to "". With `evaluation.output_constraint` (e.g.
+        "iso_date"), the answer is the best beam that satisfies it, or "" with
+        `valid` false when none does.
 
         Returns:
             A dict of `translation` string `(batch,)`, `score` float32
-            `(batch,)` (the best beam's length-normalised log-probability),
-            `truncated` bool `(batch,)` and `token_ids` int32
-            `(batch, max_length)` (the best beam, starting with [START]).
+            `(batch,)` (the chosen beam's length-normalised log-probability),
+            `truncated` bool `(batch,)`, `valid` bool `(batch,)` (a non-empty
+            answer that satisfies the constraint, if any) and `token_ids`
+            int32 `(batch, max_length)` (the chosen beam, from [START]).
         """
         evaluation = self.recipe["evaluation"]
         target = self.target_tokenizer
@@ -289,11 +299,28 @@ class TranslationTask(Task):
             evaluation["length_penalty"],
         )
         empty = tf.equal(tf.strings.length(tf.strings.strip(texts)), 0)
-        best = tf.where(empty[:, None], tf.zeros_like(sequences[:, 0]), sequences[:, 0])
+        # (batch, beam) translations, best first.
+        beams = tf.reshape(
+            target.detokenize(tf.reshape(sequences, [-1, tf.shape(sequences)[-1]])),
+            tf.shape(scores),
+        )
+        constraint = evaluation["output_constraint"]
+        if constraint:
+            # The best hypothesis that satisfies the constraint; none: "" and
+            # valid=False, never a made-up answer.
+            allowed = tf.reshape(_CONSTRAINTS[constraint](tf.reshape(beams, [-1])), tf.shape(scores))
+            valid = tf.logical_and(tf.reduce_any(allowed, axis=1), tf.logical_not(empty))
+            choice = tf.argmax(tf.cast(allowed, tf.int32), axis=1, output_type=tf.int32)
+        else:
+            valid = tf.logical_not(empty)
+            choice = tf.zeros_like(scores[:, 0], tf.int32)
+        best = tf.gather(sequences, choice, batch_dims=1)
+        best = tf.where(valid[:, None], best, tf.zeros_like(best))
         return {
-            "translation": target.detokenize(best),
-            "score": scores[:, 0],
+            "translation": tf.where(valid, tf.gather(beams, choice, batch_dims=1), ""),
+            "score": tf.gather(scores, choice, batch_dims=1),
             "truncated": truncated,
+            "valid": valid,
             "token_ids": best,
         }
 
@@ -342,22 +369,23 @@ class TranslationTask(Task):
         translation = translated["translation"].numpy()[0].decode()
         return cross, query_tokens, key_tokens, f"{text!r} -> {translation!r}"
 
+    def _normalization(self) -> str:
+        """How predictions and references are compared, for metrics.json."""
+        if getattr(self.target_tokenizer, "lower_case", False):
+            return "lower-cased and accent-stripped on both sides, as the target tokenizer does"
+        return "none"
+
     def _normalized(self, predictions, references):
-        """Both sides normalised as the target tokenizer normalises text (a
-        lower-casing tokenizer can only emit lower-cased text), and a note of
-        what was done for metrics.json."""
-        tokenizer = self.target_tokenizer
-        if not getattr(tokenizer, "lower_case", False):
-            return predictions, references, "none"
+        """Both sides normalised as the target tokenizer normalises text: a
+        lower-casing tokenizer can only emit lower-cased text."""
+        if self._normalization() == "none":
+            return predictions, references
 
         def normalize(texts):
-            return [text.decode("utf-8") for text in tokenizer.normalize(texts).numpy()]
+            strings = self.target_tokenizer.normalize(tf.constant(texts, tf.string))
+            return [text.decode("utf-8") for text in strings.numpy()]
 
-        return (
-            normalize(predictions),
-            normalize(references),
-            "lower-cased and accent-stripped on both sides, as the target tokenizer does",
-        )
+        return normalize(predictions), normalize(references)
 
     def _decoding(self) -> str:
         evaluation = self.recipe["evaluation"]
@@ -366,32 +394,67 @@ class TranslationTask(Task):
         return (f"beam search (beam size {evaluation['beam_size']}, length penalty "
                 f"{evaluation['length_penalty']}), as served")
 
+    def generalization_splits(self) -> dict[str, list]:
+        """Test splits beyond the random one, for the embedded dates: formats
+        never seen in training, and the test split with words re-cased."""
+        if getattr(self, "source", None) != "embedded:dates":
+            return {}
+        count = min(self.recipe["evaluation"]["max_examples"], max(len(self.test_examples), 1))
+        held_out = data.date_pairs(count, seed=self.seed + 1, templates="held_out")
+        return {
+            "held_out_templates": held_out,
+            "case_perturbed": [
+                (data.perturb_case(source, seed=self.seed + i), target)
+                for i, (source, target) in enumerate(self.test_examples[:count])
+            ],
+        }
+
+    def _score(self, model, examples) -> tuple[dict, list]:
+        """Scores of one split, and its `(source, prediction, reference)` rows."""
+        sources = [source for source, _ in examples]
+        raw = self.predict(model, sources)
+        predictions, references = self._normalized(raw, [target for _, target in examples])
+        scores = {
+            "exact_match": exact_match(predictions, references),
+            "bleu": bleu(predictions, references),
+            "examples": len(examples),
+        }
+        constraint = self.recipe["evaluation"]["output_constraint"]
+        if constraint:
+            valid = _CONSTRAINTS[constraint](tf.constant(raw, tf.string)).numpy()
+            scores["validity"] = float(np.mean(valid))
+        return scores, list(zip(sources, predictions, references))
+
     def evaluate(self, model, log=print):
         evaluation = self.recipe["evaluation"]
         examples = self.test_examples[: evaluation["max_examples"]]
         if not examples:
             raise ValueError("No test examples: set `data.test_fraction` > 0.")
-        sources = [source for source, _ in examples]
-        predictions, references, normalization = self._normalized(
-            self.predict(model, sources), [target for _, target in examples]
-        )
+        scores, rows = self._score(model, examples)
         metrics = {
-            "exact_match": exact_match(predictions, references),
-            "bleu": bleu(predictions, references),
+            "exact_match": scores["exact_match"],
+            "bleu": scores["bleu"],
             "test_examples": len(examples),
             "decoding": self._decoding(),
-            "normalization": normalization,
+            "normalization": self._normalization(),
+            "splits": {"random": scores},
         }
         log(f"Held-out exact match: {metrics['exact_match']:.4f}   BLEU: {metrics['bleu']:.2f}"
             f"   ({len(examples)} test examples)")
-        for source, prediction, reference in list(zip(sources, predictions, references))[
-            : evaluation["num_samples"]
-        ]:
+        for name, split in self.generalization_splits().items():
+            metrics["splits"][name], _ = self._score(model, split)
+        for name, split in metrics["splits"].items():
+            validity = f"   validity {split['validity']:.4f}" if "validity" in split else ""
+            log(f"  {name:20} exact match {split['exact_match']:.4f}{validity}"
+                f"   ({split['examples']} examples)")
+        if "validity" in scores:
+            metrics["validity"] = min(split["validity"] for split in metrics["splits"].values())
+        for source, prediction, reference in rows[: evaluation["num_samples"]]:
             mark = "ok" if prediction.strip() == reference.strip() else "WRONG"
             log(f"  {source!r:40} -> {prediction!r:16} [{mark}, expected {reference!r}]")
         metrics["samples"] = [
             {"source": s, "prediction": p, "reference": r}
-            for s, p, r in list(zip(sources, predictions, references))[: evaluation["num_samples"]]
+            for s, p, r in rows[: evaluation["num_samples"]]
         ]
         return metrics
 

@@ -1,24 +1,47 @@
-"""The main job's promise: `make run`'s recipe reaches >= 99% held-out exact match."""
+"""The main job's promise: `make run`'s recipe reads dates as people write them.
+
+>= 99% exact match on the random held-out split, >= 99.5% on templates never
+seen in training and on re-cased inputs, 100% valid dates on every split, and
+an export that answers lower-case and abbreviated dates right in a process
+where keras_attention cannot be imported."""
 
 import json
 from pathlib import Path
 
 import pytest
 
+from tests.export.test_saved_model import _isolated
+
 ROOT = Path(__file__).parents[2]
+
+# Typed the way people type them (the issue's examples), with their ISO dates.
+HUMAN_DATES = {
+    "tuesday 14 july 2020": "2020-07-14",
+    "jul 14 2020": "2020-07-14",
+    "dec 25, 1999": "1999-12-25",
+    "sept 9, 2009": "2009-09-09",
+    "the fifth of november, 2021": "2021-11-05",
+    "5 nov. 2021": "2021-11-05",
+    "Christmas Day, December 25, 1999": "1999-12-25",
+    "July 14, 2020": "2020-07-14",
+    "14.07.2020": "2020-07-14",
+    "the 14th of July, 2020": "2020-07-14",
+    "": "",
+}
 
 
 @pytest.mark.slow
-def test_the_default_dates_recipe_reaches_99_percent_exact_match(tmp_path):
-    import tensorflow as tf
-    import tensorflow_text  # noqa: F401
-
+def test_the_default_dates_recipe_generalises_and_answers_real_dates(tmp_path):
     from keras_attention.training import train
 
     out = tmp_path / "dates"
     metrics = train(ROOT / "models" / "dates.toml", out, log=lambda *_: None)
-    assert metrics["exact_match"] >= 0.99, metrics
-    assert json.loads((out / "metrics.json").read_text())["exact_match"] == metrics["exact_match"]
-    served = tf.saved_model.load(str(out / "export")).signatures["serving_default"]
-    translation = served(text=tf.constant(["Tuesday, March 5, 2024"]))["translation"]
-    assert translation.numpy()[0].decode() == "2024-03-05"
+    assert json.loads((out / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
+    splits = metrics["splits"]
+    assert splits["random"]["exact_match"] >= 0.99, splits
+    assert splits["held_out_templates"]["exact_match"] >= 0.995, splits
+    assert splits["case_perturbed"]["exact_match"] >= 0.995, splits
+    assert all(split["validity"] == 1.0 for split in splits.values()), splits
+    served = _isolated(out / "export", {"text": list(HUMAN_DATES)})
+    assert dict(zip(HUMAN_DATES, served["translation"])) == HUMAN_DATES
+    assert served["valid"] == [bool(iso) for iso in HUMAN_DATES.values()]

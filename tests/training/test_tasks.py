@@ -104,3 +104,48 @@ def test_lower_cased_runs_score_against_equally_normalised_references(tmp_path):
     assert metrics["exact_match"] == 1.0
     assert metrics["bleu"] == pytest.approx(100.0)
     assert "lower-cased" in metrics["normalization"]
+
+
+class _FixedBeams:
+    """A stand-in model whose beam search returns given texts, best first."""
+
+    def __init__(self, tokenizer, beams):
+        self.tokenizer, self.beams = tokenizer, beams
+
+    def decode_beams(self, source_ids, start_id, end_id, max_length, beam_size, length_penalty):
+        import tensorflow as tf
+
+        rows = []
+        for texts in self.beams:
+            ids = self.tokenizer.tokenize(texts).to_tensor(shape=[len(texts), max_length - 2])
+            start = tf.fill([len(texts), 1], start_id)
+            end = tf.fill([len(texts), 1], end_id)
+            rows.append(tf.concat([start, ids, end], axis=1))
+        scores = -tf.range(len(self.beams[0]), dtype=tf.float32)[None] - tf.zeros([len(self.beams), 1])
+        return tf.stack(rows), scores
+
+
+def test_iso_date_constraint_answers_with_the_best_real_date_or_nothing(tmp_path):
+    """The best beam that is a calendar date wins over better-scored impossible
+    ones; when no beam is a date, the answer is "" and `valid` is false."""
+    import tensorflow as tf
+
+    recipe = validate_recipe({
+        "data": {"num_examples": 300, "vocabulary_size": 200},
+        "evaluation": {"beam_size": 3, "output_constraint": "iso_date"},
+    })
+    task = get_task(recipe)
+    task.load_data()
+    task.prepare_tokenizers(tmp_path, show_progress=False)
+    model = _FixedBeams(task.target_tokenizer, [
+        ["2020-06-31", "2020-06-30", "2020-06-01"],   # the second beam is the first real date
+        ["2021-02-29", "2021-13-01", "2021-00-10"],   # none is
+        ["1999-12-25", "1999-12-26", "2000-02-30"],   # the best one is
+    ])
+    outputs = task.translate(model, tf.constant(["a", "b", "c"]))
+    assert [t.decode() for t in outputs["translation"].numpy()] == ["2020-06-30", "", "1999-12-25"]
+    assert outputs["valid"].numpy().tolist() == [True, False, True]
+    assert outputs["score"].numpy().tolist() == [-1.0, 0.0, 0.0]  # the chosen beam's
+    task.recipe["evaluation"]["output_constraint"] = ""
+    outputs = task.translate(model, tf.constant(["a", "b", "c"]))
+    assert [t.decode() for t in outputs["translation"].numpy()] == ["2020-06-31", "2021-02-29", "1999-12-25"]
