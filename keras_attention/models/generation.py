@@ -10,6 +10,7 @@ compiled generate function serves every call with the same (batch, length).
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import keras
@@ -164,19 +165,42 @@ class TemperatureSampler:
 
 
 class CompiledFunctions:
-    """A model's compiled generate functions, one per shape key, and its seed.
+    """A model's compiled generate functions, and its seed generator.
 
     Kept outside Keras' attribute tracking (a plain object), so compiling a
     function never adds variables to the model.
+
+    A trace bakes its Python arguments into the program, so they are all
+    passed through `get` as keywords and form the key of the compiled
+    function: a call with another value compiles anew instead of silently
+    reusing a program built for the old one. Arguments that change from call
+    to call without changing the program (token ids, a start token) are
+    tensor inputs of the compiled function instead.
     """
 
     def __init__(self):
         self._functions = {}
         self._seed_generator = None
 
-    def get(self, key, build):
+    def get(self, function, **static):
+        """`function(*tensors, **static)` compiled with XLA, one per distinct `static`.
+
+        Args:
+            function: called as `function(*tensors, **static)`.
+            **static: hashable Python values baked into the trace (ints,
+                floats, None, tuples, the seed generator).
+
+        Returns:
+            A `tf.function` taking the tensors; it traces once per input
+            shape.
+        """
+        key = (function.__qualname__, tuple(sorted(static.items())))
         if key not in self._functions:
-            self._functions[key] = build()
+            import tensorflow as tf
+
+            self._functions[key] = tf.function(
+                functools.partial(function, **static), jit_compile=True
+            )
         return self._functions[key]
 
     def seed_generator(self, seed: int | None):

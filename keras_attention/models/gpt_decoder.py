@@ -271,20 +271,12 @@ class GPTDecoder(PresetMixin, keras.Model):
             step, token_ids, prompt_mask, cache, start_index, sampler, end_token_id, seed_generator
         )
 
-    def _generate_function(self, batch_size, max_length, sampler, end_token_id):
-        def build():
-            import tensorflow as tf
-
-            return tf.function(
-                lambda token_ids, prompt_mask, start_index: self.decode(
-                    token_ids, prompt_mask, start_index, sampler, end_token_id, seed_generator
-                ),
-                jit_compile=True,
-            )
-
-        seed_generator = self._compiled.seed_generator(sampler.seed)
-        key = (batch_size, max_length, sampler.key, end_token_id)
-        return self._compiled.get(key, build)
+    def _decode_with_settings(
+        self, token_ids, prompt_mask, start_index, *, sampler_settings, **static
+    ):
+        # `decode` with the sampler given by its (hashable) settings.
+        sampler = generation.Sampler(*sampler_settings)
+        return self.decode(token_ids, prompt_mask, start_index, sampler=sampler, **static)
 
     def generate(
         self,
@@ -329,8 +321,13 @@ class GPTDecoder(PresetMixin, keras.Model):
         buffer = np.zeros((prompts.shape[0], max_length), "int32")
         buffer[:, : prompts.shape[1]] = prompts
         prompt_mask = np.arange(max_length)[None, :] < lengths[:, None]
-        function = self._generate_function(
-            prompts.shape[0], max_length, sampler, end_token_id
+        function = self._compiled.get(
+            self._decode_with_settings,
+            sampler_settings=sampler.key,
+            end_token_id=end_token_id,
+            seed_generator=self._compiled.seed_generator(sampler.seed),
         )
-        outputs = function(buffer, prompt_mask, np.int32(lengths.min()))
+        outputs = function(
+            buffer, prompt_mask, ops.convert_to_tensor(lengths.min(), "int32")
+        )
         return ops.convert_to_numpy(outputs)

@@ -437,21 +437,22 @@ class Seq2SeqTransformer(PresetMixin, keras.Model):
         encoder_token_ids, max_length = self._check_decoding_arguments(
             encoder_token_ids, start_token_id, max_length
         )
-        batch = encoder_token_ids.shape[0]
-        seed_generator = self._compiled.seed_generator(sampler.seed)
+        function = self._compiled.get(
+            self._decode_sample_with_settings,
+            end_token_id=end_token_id,
+            max_length=max_length,
+            sampler_settings=sampler.key,
+            seed_generator=self._compiled.seed_generator(sampler.seed),
+        )
+        outputs = function(encoder_token_ids, ops.convert_to_tensor(start_token_id, "int32"))
+        return ops.convert_to_numpy(outputs)
 
-        def build():
-            import tensorflow as tf
-
-            return tf.function(
-                lambda ids: self.decode_sample(
-                    ids, start_token_id, end_token_id, max_length, sampler, seed_generator
-                ),
-                jit_compile=True,
-            )
-
-        key = ("sample", batch, encoder_token_ids.shape[1], max_length, sampler.key, end_token_id)
-        return ops.convert_to_numpy(self._compiled.get(key, build)(encoder_token_ids))
+    def _decode_sample_with_settings(
+        self, encoder_token_ids, start_token_id, *, sampler_settings, **static
+    ):
+        # `decode_sample` with the sampler given by its (hashable) settings.
+        sampler = generation.Sampler(*sampler_settings)
+        return self.decode_sample(encoder_token_ids, start_token_id, sampler=sampler, **static)
 
     def beam_search(
         self,
@@ -485,21 +486,14 @@ class Seq2SeqTransformer(PresetMixin, keras.Model):
         encoder_token_ids, max_length = self._check_decoding_arguments(
             encoder_token_ids, start_token_id, max_length
         )
-        batch = encoder_token_ids.shape[0]
-
-        def build():
-            import tensorflow as tf
-
-            return tf.function(
-                lambda ids: self.decode_beams(
-                    ids, start_token_id, end_token_id, max_length, beam_size, length_penalty
-                ),
-                jit_compile=True,
-            )
-
-        key = (
-            "beam", batch, encoder_token_ids.shape[1], max_length, beam_size,
-            float(length_penalty), end_token_id,
+        function = self._compiled.get(
+            self.decode_beams,
+            end_token_id=end_token_id,
+            max_length=max_length,
+            beam_size=beam_size,
+            length_penalty=float(length_penalty),
         )
-        sequences, scores = self._compiled.get(key, build)(encoder_token_ids)
+        sequences, scores = function(
+            encoder_token_ids, ops.convert_to_tensor(start_token_id, "int32")
+        )
         return ops.convert_to_numpy(sequences), ops.convert_to_numpy(scores)
