@@ -325,14 +325,17 @@ class TranslationTask(Task):
         }
 
     def _translate_function(self, model):
-        """`translate` traced once for any batch size, per model."""
-        if getattr(self, "_translate_cache", (None,))[0] is not model:
-            function = tf.function(
+        """`translate` traced once for any batch size, per model and decoding
+        settings (a trace bakes them in, so they are part of the key)."""
+        key = (id(model), json.dumps(self.recipe["evaluation"], sort_keys=True),
+               self.data_config["max_length"], id(self.source_tokenizer), id(self.target_tokenizer))
+        cache = self.__dict__.setdefault("_translate_functions", {})
+        if key not in cache:
+            cache[key] = tf.function(
                 lambda texts: self.translate(model, texts),
                 input_signature=[tf.TensorSpec([None], tf.string)],
             )
-            self._translate_cache = (model, function)
-        return self._translate_cache[1]
+        return cache[key]
 
     def predict(self, model, texts):
         """Translate `texts` (a list of str) with `translate`, in batches."""
