@@ -130,7 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("run", help="a run directory")
     export.add_argument("--out", help="SavedModel directory (default: RUN/export)")
-    export.add_argument("--overwrite", action="store_true", help="replace an existing export")
+    export.add_argument(
+        "--overwrite", action="store_true",
+        help="replace an existing export that keras-attention wrote (never anything else)",
+    )
     export.set_defaults(handler=_export)
 
     serve = commands.add_parser(

@@ -23,14 +23,15 @@ satisfies it, or "" with `valid` false when none does (never a made-up answer).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-import uuid
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
+from keras_attention._files import remove_stale_scratch, scratch_path
 from keras_attention.models.generation import TemperatureSampler
 from keras_attention.training.tasks import pad_token_ids
 
@@ -180,20 +181,56 @@ _EXPORTERS = {
 }
 
 
-def _write_atomically(archive: keras.export.ExportArchive, path: Path, overwrite: bool):
+MARKER = Path("assets") / "keras_attention_export.json"
+
+
+def check_replaceable(path: str | Path, overwrite: bool) -> None:
+    """Raise `FileExistsError` unless an export may be written at `path`.
+
+    A missing path is free. An existing one is replaced only with `overwrite`,
+    and only when it is an export this library wrote (it holds `MARKER`):
+    never a run directory, a directory of other files, a file or a link.
+    """
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return
+    if not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it.")
+    if path.is_symlink():
+        reason = "is a symbolic link"
+    elif not path.is_dir():
+        reason = "is a file"
+    elif (path / "recipe.toml").exists() or (path / "model.keras").exists():
+        reason = "is a run directory"
+    elif not (path / MARKER).is_file():
+        reason = f"is not an export keras-attention wrote (it has no {MARKER})"
+    else:
+        return
+    raise FileExistsError(
+        f"Refusing to overwrite {path}: it {reason}. --overwrite replaces only an export "
+        "keras-attention wrote; choose another --out, or remove it yourself."
+    )
+
+
+def _write_atomically(archive: keras.export.ExportArchive, path: Path, overwrite: bool, marker: dict):
     """Write into a temporary directory beside `path`, then rename it into place.
 
     An export interrupted at any point leaves either no target or the previous
-    complete one, never a half-written SavedModel.
+    complete one, never a half-written SavedModel; what a killed export left
+    beside the target is removed by the next export to it.
     """
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it.")
+    check_replaceable(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.parent / f".{path.name}.partial-{uuid.uuid4().hex[:8]}"
+    remove_stale_scratch(path, ("partial", "old"))
+    partial = scratch_path(path, "partial")
     try:
         archive.write_out(str(partial), verbose=False)
+        (partial / MARKER).parent.mkdir(exist_ok=True)
+        (partial / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
+        # The target may have appeared since the first check.
+        check_replaceable(path, overwrite)
         if path.exists():
-            retired = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
+            retired = scratch_path(path, "old")
             os.replace(path, retired)
             os.replace(partial, path)
             shutil.rmtree(retired, ignore_errors=True)
@@ -210,12 +247,14 @@ def export_task(task, model, path: str | Path, overwrite: bool = False) -> Path:
         task: a loaded `keras_attention.training.tasks.Task` (tokenizers ready).
         model: the task's trained model.
         path: the SavedModel directory to create.
-        overwrite: replace an existing export (atomically).
+        overwrite: replace an existing export this library wrote (atomically);
+            anything else at `path` is never replaced.
 
     Returns:
         The path.
     """
     path = Path(path)
+    check_replaceable(path, overwrite)  # before the (slow) tracing
     if task.kind not in _EXPORTERS:
         raise ValueError(f"No exporter for task {task.kind!r}. Known: {sorted(_EXPORTERS)}")
     seeds = _SeedHolder(task.recipe["evaluation"]["seed"])
@@ -227,7 +266,10 @@ def export_task(task, model, path: str | Path, overwrite: bool = False) -> Path:
         archive.track(tokenizer)
     for name, (function, input_signature) in signatures.items():
         archive.add_endpoint(name, function, input_signature=input_signature)
-    _write_atomically(archive, path, overwrite)
+    from keras_attention import __version__
+
+    marker = {"library": "keras-attention", "version": __version__, "task": task.kind}
+    _write_atomically(archive, path, overwrite, marker)
     return path
 
 
@@ -235,5 +277,7 @@ def export_run(run_dir: str | Path, path: str | Path | None = None, overwrite: b
     """Export a finished run directory (default target: `RUN/export`)."""
     from keras_attention.training import load_run
 
+    path = Path(path or Path(run_dir) / "export")
+    check_replaceable(path, overwrite)  # before loading the run
     task, model = load_run(run_dir)
-    return export_task(task, model, path or Path(run_dir) / "export", overwrite=overwrite)
+    return export_task(task, model, path, overwrite=overwrite)

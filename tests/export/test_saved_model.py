@@ -189,3 +189,62 @@ def test_evaluation_decodes_exactly_what_is_served(runs, beam_size):
     served = [text.decode() for text in served["translation"].numpy()]
     assert task.predict(model, texts) == served
     assert served[2] == served[-1] == ""
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_every_export_carries_the_library_marker(trained, tmp_path):
+    import keras_attention
+    from keras_attention.export import export_run
+
+    out, _, _ = trained("dates")
+    marker = json.loads((export_run(out, tmp_path / "exported") / "assets" / "keras_attention_export.json").read_text())
+    assert marker["library"] == "keras-attention" and marker["version"] == keras_attention.__version__
+    assert json.loads((out / "export" / "assets" / "keras_attention_export.json").read_text())["task"] == "translation"
+
+
+def test_overwrite_never_replaces_a_run_directory_a_file_or_a_foreign_directory(trained, tmp_path, capsys):
+    """`--overwrite` replaces only an export this library wrote (it carries the marker)."""
+    import shutil
+
+    from keras_attention.cli import main
+
+    out, _, _ = trained("dates")
+    run = tmp_path / "victim"
+    shutil.copytree(out, run)
+    before = sorted(p.name for p in run.iterdir())
+    recipe = (run / "recipe.toml").read_text()
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    cases = {run: "is a run directory", run / "recipe.toml": "is a file", foreign: "not an export keras-attention wrote"}
+    for target, reason in cases.items():
+        assert main(["export", str(run), "--out", str(target), "--overwrite"]) == 2
+        error = capsys.readouterr().err
+        assert f"keras-attention export: error: Refusing to overwrite {target}" in error and reason in error, error
+    assert sorted(p.name for p in run.iterdir()) == before
+    assert (run / "recipe.toml").read_text() == recipe and (run / "model.keras").is_file()
+    assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "victim"]  # nothing partial left
+    # The run's own export carries the marker: it is replaced.
+    assert main(["export", str(run), "--overwrite"]) == 0
+    assert (run / "export" / "saved_model.pb").is_file()
+
+
+def test_stale_partial_exports_are_cleaned_up_by_the_next_export(trained, tmp_path):
+    from keras_attention.export import export_run
+
+    out, _, _ = trained("dates")
+    stale = [tmp_path / f".exported.partial-{_dead_pid()}-0123abcd", tmp_path / ".exported.partial-89abcdef",
+             tmp_path / f".exported.old-{_dead_pid()}-0123abcd"]
+    # Another live process's partial, and names this library does not write, stay.
+    kept = [tmp_path / ".exported.partial-1-0123abcd", tmp_path / ".other.partial-0123abcd",
+            tmp_path / ".exported.partial-notes"]
+    for directory in stale + kept:
+        (directory / "variables").mkdir(parents=True)
+    export_run(out, tmp_path / "exported")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["exported"] + [p.name for p in kept])
