@@ -88,14 +88,14 @@ class DirectoryLock:
 
     Args:
         directory: the directory to lock (created if missing).
-        purpose: what the lock is for, quoted in the error.
+        owner: what holds the lock, written into the file, e.g. "keras-attention train".
     """
 
     name = ".lock"
 
-    def __init__(self, directory: str | Path, purpose: str = "another command"):
+    def __init__(self, directory: str | Path, owner: str = "keras-attention"):
         self.path = Path(directory) / self.name
-        self.purpose = purpose
+        self.owner = owner
         self._file = None
 
     def _owner(self) -> str:
@@ -118,8 +118,8 @@ class DirectoryLock:
             except BlockingIOError:
                 file.close()
                 raise DirectoryBusy(
-                    f"{self.path.parent} is in use by {self.purpose} ({self._owner()}; lock file "
-                    f"{self.path}). Wait for it to finish, or choose another directory."
+                    f"{self.path.parent} is in use by another process ({self._owner()}; lock "
+                    f"file {self.path}). Wait for it to finish, or choose another directory."
                 ) from None
             # The file may have been removed by its last owner between our
             # open and our lock: then the lock is on a deleted file; retry.
@@ -131,7 +131,7 @@ class DirectoryLock:
             file.close()
         file.seek(0)
         file.truncate()
-        file.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        file.write(f"pid {os.getpid()} on {socket.gethostname()}: {self.owner}\n")
         file.flush()
         self._file = file
         return self

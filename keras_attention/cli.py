@@ -167,12 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from keras_attention._files import DirectoryBusy
     from keras_attention.training.callbacks import TrainingDiverged
 
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (ValueError, FileNotFoundError, FileExistsError, TrainingDiverged) as error:
+    except (ValueError, FileNotFoundError, FileExistsError, TrainingDiverged, DirectoryBusy) as error:
         print(f"keras-attention {args.command}: error: {error}", file=sys.stderr)
         return 2
 

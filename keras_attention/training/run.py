@@ -4,19 +4,30 @@ A run directory holds everything a run produced and needs to resume:
 
     recipe.toml            the complete recipe (defaults filled in, overrides applied)
     tokenizer/ ...         the tokenizer(s)
-    backup/                BackupAndRestore state while training (removed at the end)
     logs/                  TensorBoard logs
     history.csv            per-epoch metrics
     training_curves.png    loss and accuracy per epoch
     model.keras            the trained model
     metrics.json           the held-out evaluation
     export/                the SavedModel: text in, text out (keras_attention.export)
+    .train-in-progress/    the run being trained (removed at the end): the same files,
+                           BackupAndRestore state in backup/ while fitting, then
+                           model.keras and fit.json once fit has finished
+    .lock                  while a `train` or `evaluate` works here: its pid
+
+A run trains in `.train-in-progress/` and its outputs replace an earlier run's
+only once they are all complete, so a re-train that fails (a bad recipe value,
+a bad data file, a diverging loss, a kill) leaves the finished run as it was.
+Running the same command again resumes: from the last checkpoint while
+fitting, at evaluation once fit has finished. Files this library did not write
+are never touched. Other workers of a multi-worker job train in `worker-N/`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 import warnings
@@ -24,6 +35,7 @@ from pathlib import Path
 
 import keras
 
+from keras_attention._files import DirectoryLock, write_text_atomically
 from keras_attention.training.callbacks import AtomicBackupAndRestore, StopOnNaN
 from keras_attention.training.recipe import dump_recipe, load_recipe
 from keras_attention.training.schedules import TransformerSchedule
@@ -86,43 +98,79 @@ def _worker_index() -> int:
     return 0 if task.get("type") == "chief" else int(task.get("index", 0))
 
 
-def train(
-    recipe_path: str | Path,
-    run_dir: str | Path,
-    overrides: list[str] = (),
-    data_path: str | None = None,
-    log=print,
-) -> dict:
-    """Train the recipe's model into `run_dir`, evaluate it, and return the metrics.
+_STAGING = ".train-in-progress"
+_FIT_DONE = "fit.json"
+_INSTALLING = "installing.json"
+# What `train` writes into a run directory: the only names a re-train replaces.
+# `model.keras` and `recipe.toml` first: with them, a directory is a run (see _is_run).
+_OUTPUTS = (
+    "model.keras", "recipe.toml", "tokenizer", "source_tokenizer", "target_tokenizer",
+    "label_names.json", "logs", "history.csv", "training_curves.png", "metrics.json", "export",
+)
 
-    Running the same command again after an interruption resumes from the
-    last checkpoint (at most `training.checkpoint_every` steps are lost).
+
+def _is_run(run_dir: Path) -> bool:
+    return (run_dir / "model.keras").is_file() and (run_dir / "recipe.toml").is_file()
+
+
+def _install(work: Path, run_dir: Path) -> None:
+    """Move the complete run in `work` into `run_dir`, replacing an earlier run's outputs.
+
+    The names to install are noted first, so a process killed halfway through
+    finishes the move when run again: `run_dir` never keeps a mix of two runs.
     """
-    recipe = load_recipe(recipe_path, overrides)
+    note = work / _INSTALLING
+    if not note.exists():
+        write_text_atomically(note, json.dumps([name for name in _OUTPUTS if (work / name).exists()]))
+    produced = json.loads(note.read_text())
+    retired = work / ".retired"
+    retired.mkdir(exist_ok=True)
+    for name in _OUTPUTS:
+        new, old = work / name, run_dir / name
+        if name in produced and not new.exists():
+            continue  # installed before an interruption
+        if old.exists() or old.is_symlink():
+            shutil.rmtree(retired / name, ignore_errors=True)
+            os.replace(old, retired / name)
+        if name in produced:
+            os.replace(new, old)
+    shutil.rmtree(work)
+
+
+def _staging(run_dir: Path, recipe_text: str, chief: bool) -> tuple[Path, str]:
+    """`(directory to train in, how far an earlier attempt with this recipe got)`.
+
+    The state is "fresh", "resume" (a checkpoint from fit), "fitted" (fit had
+    finished) or "installed" (an interrupted install was just finished).
+    """
+    if not chief:  # other workers keep their own files in worker-N/
+        return run_dir, "resume" if (run_dir / "backup").exists() else "fresh"
+    work = run_dir / _STAGING
+    same = (work / "recipe.toml").is_file() and (work / "recipe.toml").read_text() == recipe_text
+    if (work / _INSTALLING).exists():  # complete outputs, half moved: finish first
+        _install(work, run_dir)
+        if same:
+            return work, "installed"
+    elif same and (work / _FIT_DONE).exists():
+        return work, "fitted"
+    elif same and (work / "backup").exists():
+        return work, "resume"
+    clashes = [name for name in _OUTPUTS if (run_dir / name).exists()]
+    if clashes and not _is_run(run_dir):
+        raise FileExistsError(
+            f"{run_dir} is not a keras-attention run directory, but holds "
+            f"{', '.join(clashes)}, which a run there would replace. "
+            "Choose another --out, or move them away."
+        )
+    shutil.rmtree(work, ignore_errors=True)  # an attempt with another recipe, or nothing to resume
+    work.mkdir(parents=True)
+    return work, "fresh"
+
+
+def _fit(task, recipe: dict, strategy, work: Path, chief: bool, log) -> tuple[keras.Model, float]:
+    """Build, compile and fit the task's model in `work`; `(model, seconds)`."""
     training = recipe["training"]
-    keras.utils.set_random_seed(training["seed"])
-    keras.config.set_dtype_policy(training["mixed_precision"])
-    strategy = get_strategy(training["strategy"])
-    worker = _worker_index()
-    chief = worker == 0
-    # Other workers of a multi-worker job keep their files apart from the chief's.
-    run_dir = Path(run_dir) if chief else Path(run_dir) / f"worker-{worker}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-
-    task = get_task(recipe)
-    task.load_data(data_path)
-    if task.report is not None and task.report.malformed:
-        log(task.report.summary())
-    resuming = (run_dir / "backup").exists()
-    if resuming:
-        log(f"Resuming the interrupted run in {run_dir} from its last checkpoint.")
-    else:  # a fresh run replaces what an earlier run left here
-        for stale in ("history.csv", "metrics.json", "model.keras"):
-            (run_dir / stale).unlink(missing_ok=True)
-    task.prepare_tokenizers(run_dir, show_progress=chief, reuse=resuming)
-    (run_dir / "recipe.toml").write_text(dump_recipe(recipe))
     train_data, validation_data = task.datasets()
-
     with strategy.scope():
         model = task.build_model()
         model.compile(
@@ -143,12 +191,15 @@ def train(
         StopOnNaN(
             "Lower `training.learning_rate` (or `training.schedule_scale`), or check the data."
         ),
-        AtomicBackupAndRestore(str(run_dir / "backup"), save_freq=training["checkpoint_every"]),
+        # The chief removes its checkpoint itself, once model.keras is saved.
+        AtomicBackupAndRestore(
+            str(work / "backup"), save_freq=training["checkpoint_every"], delete_checkpoint=not chief
+        ),
     ]
     if chief:
         callbacks += [
-            keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-            keras.callbacks.TensorBoard(str(run_dir / "logs")),
+            keras.callbacks.CSVLogger(str(work / "history.csv"), append=True),
+            keras.callbacks.TensorBoard(str(work / "logs")),
         ]
     started = time.time()
     with warnings.catch_warnings():
@@ -165,17 +216,83 @@ def train(
             verbose=(1 if sys.stdout.isatty() else 2) if chief else 0,
         )
     seconds = time.time() - started
-    if not chief:  # other workers only help train; keep their weights to compare
-        model.save_weights(run_dir / "model.weights.h5")
-        return {}
-    model.save(run_dir / "model.keras")
-    curves = plot_history(run_dir / "history.csv", run_dir / "training_curves.png")
-    metrics = task.evaluate(model, log=log)
-    metrics["training_seconds"] = round(seconds, 1)
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    from keras_attention.export import export_task
+    if chief:
+        # Saved at once with a note that fit finished: a run killed later (in
+        # evaluation or export) resumes there instead of training again.
+        partial = work / "model.partial.keras"
+        model.save(partial)
+        os.replace(partial, work / "model.keras")
+        write_text_atomically(work / _FIT_DONE, json.dumps({"training_seconds": seconds}))
+        shutil.rmtree(work / "backup", ignore_errors=True)
+    return model, seconds
 
-    export = export_task(task, model, run_dir / "export", overwrite=True)
+
+def train(
+    recipe_path: str | Path,
+    run_dir: str | Path,
+    overrides: list[str] = (),
+    data_path: str | None = None,
+    log=print,
+) -> dict:
+    """Train the recipe's model into `run_dir`, evaluate it, and return the metrics.
+
+    The recipe, the data and the model are checked before anything in
+    `run_dir` changes, and an earlier run's outputs there are replaced only
+    once the new ones are complete. Running the same command again after an
+    interruption resumes from the last checkpoint (at most
+    `training.checkpoint_every` steps are lost), or at evaluation when fit had
+    finished. A second `train` into a directory in use is refused.
+    """
+    from keras_attention.export.saved_model import check_replaceable, export_task
+
+    recipe = load_recipe(recipe_path, overrides)
+    recipe_text = dump_recipe(recipe)
+    training = recipe["training"]
+    keras.utils.set_random_seed(training["seed"])
+    keras.config.set_dtype_policy(training["mixed_precision"])
+    strategy = get_strategy(training["strategy"])
+    worker = _worker_index()
+    chief = worker == 0
+    # Other workers of a multi-worker job keep their files apart from the chief's.
+    run_dir = Path(run_dir) if chief else Path(run_dir) / f"worker-{worker}"
+
+    task = get_task(recipe)
+    task.load_data(data_path)
+    if task.report is not None and task.report.malformed:
+        log(task.report.summary())
+    if chief:  # a directory at RUN/export that is not our export stops the run now
+        check_replaceable(run_dir / "export", overwrite=True)
+    with DirectoryLock(run_dir, "keras-attention train"):
+        work, state = _staging(run_dir, recipe_text, chief)
+        if state == "installed":
+            log(f"The interrupted run in {run_dir} had finished; its outputs are now in place.")
+            return json.loads((run_dir / "metrics.json").read_text())
+        if state == "resume":
+            log(f"Resuming the interrupted run in {run_dir} from its last checkpoint.")
+        if state == "fitted":
+            log(f"Resuming the interrupted run in {run_dir}: training had finished; evaluating.")
+        task.prepare_tokenizers(work, show_progress=chief, reuse=state != "fresh")
+        write_text_atomically(work / "recipe.toml", recipe_text)
+        if state == "fitted":
+            model = keras.saving.load_model(work / "model.keras")
+            seconds = json.loads((work / _FIT_DONE).read_text())["training_seconds"]
+        else:
+            try:
+                model, seconds = _fit(task, recipe, strategy, work, chief, log)
+            except BaseException:
+                if chief and not (work / "backup").exists():  # nothing to resume from
+                    shutil.rmtree(work, ignore_errors=True)
+                raise
+        if not chief:  # other workers only help train; keep their weights to compare
+            model.save_weights(work / "model.weights.h5")
+            return {}
+        curves = plot_history(work / "history.csv", work / "training_curves.png")
+        metrics = task.evaluate(model, log=log)
+        metrics["training_seconds"] = round(seconds, 1)
+        write_text_atomically(work / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+        export_task(task, model, work / "export", overwrite=True)
+        _install(work, run_dir)
+    export = run_dir / "export"
     log(f"Run directory: {run_dir}" + (f"  (curves: {curves.name})" if curves else ""))
     log(f"SavedModel (text in, text out): {export}  —  serve it with: keras-attention serve {export}")
     return metrics
@@ -199,6 +316,7 @@ def evaluate(run_dir: str | Path, data_path: str | None = None, log=print) -> di
     """Re-evaluate a finished run on its held-out split and rewrite metrics.json."""
     task, model = load_run(run_dir)
     task.load_data(data_path)
-    metrics = task.evaluate(model, log=log)
-    (Path(run_dir) / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    with DirectoryLock(run_dir, "keras-attention evaluate"):
+        metrics = task.evaluate(model, log=log)
+        write_text_atomically(Path(run_dir) / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     return metrics

@@ -64,11 +64,12 @@ def test_training_killed_with_sigkill_resumes_from_its_checkpoint(tmp_path):
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     process = subprocess.Popen(_train_command(out, *options), env=environment,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    history = out / "history.csv"
+    # A run trains in RUN/.train-in-progress; its outputs move into RUN at the end.
+    history = out / ".train-in-progress" / "history.csv"
     deadline = time.time() + 300
     # Kill it once the first epoch is logged and a mid-epoch backup exists.
     while time.time() < deadline and process.poll() is None:
-        if history.exists() and len(history.read_text().splitlines()) >= 2 and (out / "backup").exists():
+        if history.exists() and len(history.read_text().splitlines()) >= 2 and (history.parent / "backup").exists():
             break
         time.sleep(0.2)
     assert process.poll() is None, "training ended before it could be killed"
@@ -80,11 +81,12 @@ def test_training_killed_with_sigkill_resumes_from_its_checkpoint(tmp_path):
     finished = subprocess.run(_train_command(out, *options), env=environment, capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert "Resuming the interrupted run" in finished.stdout
+    history = out / "history.csv"
     epochs = [int(line.split(",")[0]) for line in history.read_text().splitlines()[1:]]
     assert epochs[: len(first_epochs)] == first_epochs
     # The second run did not start again from epoch 0: it resumed.
     assert epochs == list(range(3)), epochs
-    assert (out / "model.keras").exists() and not (out / "backup").exists()
+    assert (out / "model.keras").exists() and not (out / ".train-in-progress").exists()
 
 
 def _free_port():
@@ -146,3 +148,102 @@ def test_a_diverging_run_stops_with_an_error_and_exports_nothing(tmp_path, capsy
     assert "loss became NaN" in error and "training.learning_rate" in error
     for name in ("model.keras", "metrics.json", "export"):
         assert not (out / name).exists(), name
+
+
+RUN_OUTPUTS = ("model.keras", "metrics.json", "history.csv", "recipe.toml")
+
+
+def _snapshot(run):
+    """What a finished run holds: its outputs' bytes and its export's files."""
+    files = {name: (run / name).read_bytes() for name in RUN_OUTPUTS}
+    files["export"] = sorted(str(p.relative_to(run)) for p in (run / "export").rglob("*"))
+    files["listing"] = sorted(p.name for p in run.iterdir() if not p.name.startswith("."))
+    return files
+
+
+@pytest.mark.slow
+def test_a_failed_retrain_leaves_the_finished_run_intact(tmp_path, capsys):
+    """A re-train into a finished run's directory replaces its outputs only
+    once the new ones are complete: a bad `model.overrides` value or a run
+    that diverges mid-training leaves the old run as it was."""
+    out = tmp_path / "run"
+    train = ["train", str(ROOT / "models" / "dates.toml"), "--out", str(out)]
+    assert main([*train, *sets(TINY["translation"] + COMMON)]) == 0
+    before = _snapshot(out)
+    bad_overrides = "model.overrides={hidden_dim = 32, intermediate_dim = 64, num_heads = 0}"
+    assert main([*train, *sets(TINY["translation"] + COMMON + [bad_overrides])]) == 2
+    assert "num_heads" in capsys.readouterr().err
+    assert _snapshot(out) == before
+    diverging = ["training.learning_rate=1e30", "training.steps_per_epoch=20"]
+    assert main([*train, *sets(TINY["translation"] + COMMON + diverging)]) == 2
+    assert "loss became NaN" in capsys.readouterr().err
+    assert _snapshot(out) == before
+    # A re-train that succeeds replaces the outputs, all together.
+    assert main([*train, *sets(TINY["translation"] + COMMON + ["training.epochs=2"])]) == 0
+    after = _snapshot(out)
+    assert len(after["history.csv"].decode().splitlines()) == 3  # header + 2 epochs
+    assert b"epochs = 2" in after["recipe.toml"] and after["model.keras"] != before["model.keras"]
+    assert (out / "export" / "assets" / "keras_attention_export.json").is_file()
+
+
+@pytest.mark.slow
+def test_a_run_killed_after_fit_resumes_at_evaluation(tmp_path, capsys, monkeypatch):
+    """A run that dies during evaluation or export does not train again."""
+    import keras
+
+    from keras_attention.training.tasks import TranslationTask
+
+    out = tmp_path / "run"
+    command = ["train", str(ROOT / "models" / "dates.toml"), "--out", str(out), *sets(TINY["translation"] + COMMON)]
+
+    def killed(self, model, log=print):
+        raise KeyboardInterrupt("killed during evaluation")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(TranslationTask, "evaluate", killed)
+        with pytest.raises(KeyboardInterrupt):
+            main(command)
+    assert not (out / "metrics.json").exists()
+
+    def fit(*args, **kwargs):
+        raise AssertionError("fit ran again")
+
+    monkeypatch.setattr(keras.Model, "fit", fit)
+    assert main(command) == 0
+    assert "training had finished" in capsys.readouterr().out
+    assert len((out / "history.csv").read_text().splitlines()) == 2  # header + 1 epoch
+    assert (out / "metrics.json").exists() and (out / "export" / "saved_model.pb").exists()
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
+
+
+HOLD_LOCK = """
+import fcntl, os, sys, time
+file = open(sys.argv[1], "a+")
+fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+file.write(f"pid {os.getpid()}\\n"); file.flush()
+print("locked", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+def test_a_second_train_into_a_busy_directory_is_refused(tmp_path, capsys):
+    """Two `train` commands into one directory: the second says which process
+    holds it; a lock left by a killed process is taken over."""
+    out = tmp_path / "run"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(out / ".lock")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        command = ["train", str(ROOT / "models" / "dates.toml"), "--out", str(out),
+                   *sets(TINY["translation"] + COMMON)]
+        assert main(command) == 2
+        error = capsys.readouterr().err
+        assert f"keras-attention train: error: {out} is in use by" in error and f"pid {holder.pid}" in error
+        assert sorted(p.name for p in out.iterdir()) == [".lock"]
+    finally:
+        holder.kill()
+        holder.wait()
+    assert main(command) == 0  # the dead process's lock is taken over
+    assert (out / "model.keras").exists() and not (out / ".lock").exists()
