@@ -247,3 +247,47 @@ def test_a_second_train_into_a_busy_directory_is_refused(tmp_path, capsys):
         holder.wait()
     assert main(command) == 0  # the dead process's lock is taken over
     assert (out / "model.keras").exists() and not (out / ".lock").exists()
+
+
+def test_train_refuses_a_directory_it_did_not_write(tmp_path, capsys):
+    """`train --out DIR` never replaces files this library did not write: a
+    directory that is not a run but holds names a run writes, or an `export/`
+    without the export marker, is refused before anything changes."""
+    command = ["train", str(ROOT / "models" / "dates.toml"), *sets(TINY["translation"] + COMMON), "--out"]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "recipe.toml").write_text("my own recipe\n")
+    (mine / "history.csv").write_text("my own numbers\n")
+    assert main([*command, str(mine)]) == 2
+    error = capsys.readouterr().err
+    assert f"{mine} is not a keras-attention run directory" in error and "recipe.toml, history.csv" in error
+    assert sorted(p.name for p in mine.iterdir()) == ["history.csv", "recipe.toml"]
+    assert (mine / "recipe.toml").read_text() == "my own recipe\n"
+
+    foreign = tmp_path / "run" / "export"
+    foreign.mkdir(parents=True)
+    (foreign / "notes.txt").write_text("keep me")
+    assert main([*command, str(foreign.parent)]) == 2
+    assert f"Refusing to overwrite {foreign}" in capsys.readouterr().err
+    assert sorted(str(p.relative_to(tmp_path)) for p in foreign.parent.rglob("*")) == ["run/export", "run/export/notes.txt"]
+
+
+def test_an_interrupted_install_is_finished_by_the_next_run(tmp_path):
+    """Killed while moving a complete run into place, the rerun finishes the
+    move: the directory never keeps a mix of two runs."""
+    from keras_attention.training import run
+
+    out = tmp_path / "run"
+    work = out / ".train-in-progress"
+    (out / "source_tokenizer").mkdir(parents=True)  # the earlier run's, not written by the new one
+    (work / "tokenizer").mkdir(parents=True)
+    for name in ("model.keras", "recipe.toml", "metrics.json"):
+        (out / name).write_text("old")
+        (work / name).write_text("new")
+    (out / "notes.txt").write_text("the user's")
+    (work / "installing.json").write_text(json.dumps(["model.keras", "recipe.toml", "metrics.json", "tokenizer"]))
+    os.replace(work / "model.keras", out / "model.keras")  # moved before the kill
+    assert run._staging(out, "new", chief=True) == (work, "installed")
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "model.keras", "notes.txt", "recipe.toml", "tokenizer"]
+    assert {name: (out / name).read_text() for name in ("model.keras", "recipe.toml", "metrics.json")} == dict.fromkeys(
+        ("model.keras", "recipe.toml", "metrics.json"), "new")
