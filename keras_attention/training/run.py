@@ -113,6 +113,13 @@ def _is_run(run_dir: Path) -> bool:
     return (run_dir / "model.keras").is_file() and (run_dir / "recipe.toml").is_file()
 
 
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def _install(work: Path, run_dir: Path) -> None:
     """Move the complete run in `work` into `run_dir`, replacing an earlier run's outputs.
 
@@ -130,7 +137,7 @@ def _install(work: Path, run_dir: Path) -> None:
         if name in produced and not new.exists():
             continue  # installed before an interruption
         if old.exists() or old.is_symlink():
-            shutil.rmtree(retired / name, ignore_errors=True)
+            _remove(retired / name)  # left by an interrupted install
             os.replace(old, retired / name)
         if name in produced:
             os.replace(new, old)

@@ -187,20 +187,25 @@ def test_a_failed_retrain_leaves_the_finished_run_intact(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_a_run_killed_after_fit_resumes_at_evaluation(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("stage", ["evaluation", "export"])
+def test_a_run_killed_after_fit_resumes_at_evaluation(tmp_path, capsys, monkeypatch, stage):
     """A run that dies during evaluation or export does not train again."""
     import keras
 
+    from keras_attention.export import saved_model
     from keras_attention.training.tasks import TranslationTask
 
     out = tmp_path / "run"
     command = ["train", str(ROOT / "models" / "dates.toml"), "--out", str(out), *sets(TINY["translation"] + COMMON)]
 
-    def killed(self, model, log=print):
-        raise KeyboardInterrupt("killed during evaluation")
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt(f"killed during {stage}")
 
     with monkeypatch.context() as patch:
-        patch.setattr(TranslationTask, "evaluate", killed)
+        if stage == "evaluation":
+            patch.setattr(TranslationTask, "evaluate", killed)
+        else:
+            patch.setattr(saved_model, "export_task", killed)
         with pytest.raises(KeyboardInterrupt):
             main(command)
     assert not (out / "metrics.json").exists()
