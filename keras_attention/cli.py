@@ -61,8 +61,33 @@ def _export(args) -> int:
 def _serve(args) -> int:
     from keras_attention.export import serve
 
-    serve(args.path, port=args.port, host=args.host, name=args.name)
+    serve(
+        args.path, port=args.port, host=args.host, name=args.name,
+        max_request_bytes=args.max_request_bytes, limit_concurrency=args.limit_concurrency,
+        timeout_s=args.timeout, max_sequence_length=args.max_sequence_length,
+        enable_batching=args.enable_batching, max_batch_size=args.max_batch_size,
+        batch_timeout_ms=args.batch_timeout_ms, num_threads=args.num_threads,
+    )
     return 0
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or int(value) > 65535:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 65535], got {value!r}")
+    return int(value)
+
+
+def _positive(kind):
+    def parse(value: str):
+        try:
+            number = kind(value)
+        except ValueError:
+            number = 0
+        if number <= 0:
+            raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {value!r}")
+        return number
+
+    return parse
 
 
 def _tune(args) -> int:
@@ -139,10 +164,28 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve", help="serve a SavedModel over TF Serving's REST API on localhost"
     )
-    serve.add_argument("path", help="an exported SavedModel directory")
-    serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument(
+        "path", help="a SavedModel directory, or a base directory of numeric versions (newest served)"
+    )
+    serve.add_argument("--port", type=_port, default=8501)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--name", default="model", help="the model name in the URL")
+    serve.add_argument("--max-request-bytes", type=_positive(int), default=1 << 20,
+                       help="larger request bodies get 413 (default 1 MiB)")
+    serve.add_argument("--limit-concurrency", type=_positive(int), default=128,
+                       help="connections beyond this get 503 (default 128)")
+    serve.add_argument("--timeout", type=_positive(float), default=10.0,
+                       help="seconds for a request's headers or body to arrive (default 10)")
+    serve.add_argument("--max-sequence-length", type=_positive(int), default=512,
+                       help="longest token-id input when the model has no position table (default 512)")
+    serve.add_argument("--enable-batching", action="store_true",
+                       help="merge concurrent requests to a signature into one model call")
+    serve.add_argument("--max-batch-size", type=_positive(int), default=32,
+                       help="most instances in a request, and in a merged call (default 32)")
+    serve.add_argument("--batch-timeout-ms", type=_positive(float), default=5.0,
+                       help="how long a batch waits to fill up (default 5 ms)")
+    serve.add_argument("--num-threads", type=_positive(int), default=4,
+                       help="threads running model calls (default 4)")
     serve.set_defaults(handler=_serve)
 
     tune = commands.add_parser(

@@ -1,7 +1,13 @@
-"""The TF-Serving-compatible REST server: formats, bad requests, 8 concurrent clients."""
+"""The TF-Serving-compatible REST server: formats, limits, bad requests, concurrent clients.
 
+Every test talks to a real `keras-attention serve` process on a free localhost port.
+"""
+
+import base64
 import json
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -21,33 +27,59 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(trained):
-    run_dir, task, model = trained("dates")
+def _start(path, name, log, *flags):
+    """`keras-attention serve PATH` on a free port; yields (base URL, port, process)."""
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "keras_attention.cli", "serve", str(run_dir / "export"),
-         "--port", str(port), "--name", "dates"],
+        [sys.executable, "-m", "keras_attention.cli", "serve", str(path),
+         "--port", str(port), "--name", name, *flags],
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=open(log, "wb"),
     )
-    base = f"http://127.0.0.1:{port}/v1/models/dates"
-    deadline = time.time() + 120
+    base = f"http://127.0.0.1:{port}/v1/models/{name}"
+    deadline = time.time() + 180
     while time.time() < deadline:
         try:
             urllib.request.urlopen(base, timeout=2)
-            break
+            return base, port, process
         except OSError:
-            assert process.poll() is None, "the server exited"
+            assert process.poll() is None, "the server exited: " + open(log).read()[-2000:]
             time.sleep(0.3)
-    yield base, task, model
+    process.kill()
+    raise AssertionError("the server did not start")
+
+
+def _stop(process):
     process.terminate()
     process.wait(timeout=30)
 
 
-def _post(url, body, raw=False):
-    data = body if raw else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+@pytest.fixture(scope="module")
+def server_log(tmp_path_factory):
+    return tmp_path_factory.mktemp("serve") / "stderr.log"
+
+
+@pytest.fixture(scope="module")
+def server(trained, server_log):
+    run_dir, task, model = trained("dates")
+    base, port, process = _start(run_dir / "export", "dates", server_log, "--timeout", "2")
+    yield base, task, model
+    _stop(process)
+
+
+def _port_of(base):
+    return int(base.split(":")[2].split("/")[0])
+
+
+@pytest.fixture(scope="module")
+def server_port(server):
+    return _port_of(server[0])
+
+
+def _request(url, body=None, method=None, raw=False):
+    data = None if body is None else (body if raw else json.dumps(body).encode())
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, json.loads(response.read())
@@ -55,13 +87,75 @@ def _post(url, body, raw=False):
         return error.code, json.loads(error.read())
 
 
-def test_status_and_metadata(server):
+def _post(url, body, raw=False):
+    return _request(url, body, raw=raw)
+
+
+def _raw(port, data: bytes, timeout=20, read_all=True) -> bytes:
+    """Send raw bytes and read until the server closes (or `timeout`)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        try:
+            sock.sendall(data)
+        except OSError:
+            pass  # the server may answer and close before all of it is sent
+        chunks = []
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+                if not read_all:
+                    break
+        except ConnectionResetError:
+            pass
+        return b"".join(chunks)
+
+
+def _status_line(reply: bytes) -> int:
+    return int(reply.split(b" ", 2)[1])
+
+
+def _json_body(reply: bytes):
+    return json.loads(reply.split(b"\r\n\r\n", 1)[1])
+
+
+# --- TF Serving's formats ---------------------------------------------------
+
+
+def test_status_parses_as_tf_servings_proto(server):
+    from google.protobuf import json_format
+    from tensorflow_serving.apis import get_model_status_pb2
+
     base, _, _ = server
-    status = json.loads(urllib.request.urlopen(base).read())
-    assert status["model_version_status"][0]["state"] == "AVAILABLE"
-    metadata = json.loads(urllib.request.urlopen(base + "/metadata").read())
-    inputs = metadata["metadata"]["signature_def"]["serving_default"]["inputs"]
-    assert inputs == {"text": {"dtype": "string", "shape": [None]}}
+    status = json_format.ParseDict(
+        json.loads(urllib.request.urlopen(base).read()), get_model_status_pb2.GetModelStatusResponse()
+    )
+    (version,) = status.model_version_status
+    assert version.version == 1
+    assert version.state == get_model_status_pb2.ModelVersionStatus.AVAILABLE
+    assert version.status.error_code == 0
+
+
+def test_metadata_parses_as_tf_servings_proto(server):
+    from google.protobuf import json_format
+    from tensorflow.core.framework import types_pb2
+    from tensorflow_serving.apis import get_model_metadata_pb2
+
+    base, _, _ = server
+    body = json.loads(urllib.request.urlopen(base + "/metadata").read())
+    # TF Serving writes the metadata map's Any without "@type"; add it to parse.
+    body["metadata"]["signature_def"]["@type"] = (
+        "type.googleapis.com/tensorflow.serving.SignatureDefMap"
+    )
+    response = json_format.ParseDict(body, get_model_metadata_pb2.GetModelMetadataResponse())
+    assert response.model_spec.name == "dates" and response.model_spec.version.value == 1
+    signatures = get_model_metadata_pb2.SignatureDefMap()
+    assert response.metadata["signature_def"].Unpack(signatures)
+    serving = signatures.signature_def["serving_default"]
+    assert serving.method_name == "tensorflow/serving/predict"
+    assert serving.inputs["text"].dtype == types_pb2.DT_STRING
+    assert [dim.size for dim in serving.inputs["text"].tensor_shape.dim] == [-1]
+    assert set(serving.outputs) == {"translation", "score", "truncated", "valid"}
+    logits = signatures.signature_def["token_ids_to_logits"].outputs["logits"]
+    assert [dim.size for dim in logits.tensor_shape.dim][:2] == [-1, -1]
 
 
 def test_row_and_columnar_formats(server):
@@ -77,33 +171,206 @@ def test_row_and_columnar_formats(server):
     assert status == 200 and body["outputs"]["translation"] == expected
 
 
+def test_b64_strings_in_both_formats(server):
+    base, task, model = server
+    texts = ["March 5, 2024", "the 1st of May, 1999"]
+    expected = task.predict(model, texts)
+    encoded = [{"b64": base64.b64encode(t.encode()).decode()} for t in texts]
+    status, body = _post(base + ":predict", {"instances": encoded})
+    assert status == 200, body
+    assert [row["translation"] for row in body["predictions"]] == expected
+    status, body = _post(base + ":predict", {"instances": [{"text": e} for e in encoded]})
+    assert [row["translation"] for row in body["predictions"]] == expected
+    status, body = _post(base + ":predict", {"inputs": {"text": encoded}})
+    assert status == 200 and body["outputs"]["translation"] == expected
+    status, body = _post(base + ":predict", {"instances": [{"b64": "not base64!"}]})
+    assert status == 400 and "base64" in body["error"]
+
+
+def test_versioned_paths(server):
+    base, _, _ = server
+    status, body = _request(base + "/versions/1")
+    assert status == 200 and body["model_version_status"][0]["version"] == "1"
+    status, body = _post(base + "/versions/1:predict", {"instances": ["May 1, 2000"]})
+    assert status == 200
+    status, body = _request(base + "/versions/7/metadata")
+    assert status == 404 and "version" in body["error"]
+
+
+# --- errors -----------------------------------------------------------------
+
+
 @pytest.mark.parametrize(
-    "body, message",
+    "body, status, message",
     [
-        (b"{not json", "not valid JSON"),
-        ({"instances": []}, "non-empty list"),
-        ({"instances": [1, 2]}, "Input 'text' must be string"),
-        ({"inputs": {"txt": ["a"]}}, "Missing: \\['text'\\]"),
-        ({"instances": ["a"], "inputs": {"text": ["a"]}}, "exactly one of"),
-        ({"instances": ["a"], "signature_name": "nope"}, "Unknown signature_name"),
-        ([1, 2], "must be a JSON object"),
+        (b"{not json", 400, "not valid JSON"),
+        (b"\xff\xfe", 400, "not valid JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, 400, "nested too deeply"),
+        ({"instances": []}, 400, "non-empty list"),
+        ({"instances": [1, 2]}, 400, "Input 'text' must hold strings"),
+        ({"instances": ["a", 1]}, 400, "Input 'text' must hold strings"),
+        ({"instances": [["a"]]}, 400, "shape \\[-1\\]|nested too deeply"),
+        ({"instances": [{"text": "a"}, "b"]}, 400, "must be an object"),
+        ({"instances": [{"text": "a", "extra": 1}]}, 400, "Unknown inputs \\['extra'\\]"),
+        ({"inputs": {"txt": ["a"]}}, 400, "Missing: \\['text'\\]"),
+        ({"inputs": {"text": [True]}}, 400, "must hold strings"),
+        ({"instances": ["a"], "inputs": {"text": ["a"]}}, 400, "exactly one of"),
+        ({"instances": ["a"], "signature_name": 3}, 400, "signature_name` must be a string"),
+        ({"instances": ["a"], "signature_name": ["x"]}, 400, "signature_name` must be a string"),
+        ({"instances": ["a"], "signature_name": "nope"}, 404, "Unknown signature_name"),
+        ({"instances": ["a"] * 33}, 400, "33 instances"),
+        ({"inputs": {"text": []}}, 400, "empty batch"),
+        ([1, 2], 400, "must be a JSON object"),
     ],
 )
-def test_bad_requests_get_clear_errors(server, body, message):
-    import re
-
+def test_bad_requests_get_clear_errors(server, body, status, message):
     base, _, _ = server
-    status, reply = _post(base + ":predict", body, raw=isinstance(body, bytes))
-    assert status == 400
+    code, reply = _post(base + ":predict", body, raw=isinstance(body, bytes))
+    assert code == status
     assert re.search(message, reply["error"]), reply
 
 
-def test_empty_and_long_texts_have_defined_answers(server):
+@pytest.mark.parametrize(
+    "path, method, status",
+    [
+        (":predict", "PUT", 405),
+        (":predict", "DELETE", 405),
+        (":predict", "GET", 405),
+        ("", "POST", 405),
+        ("/metadata", "PATCH", 405),
+        ("/nothing", "GET", 404),
+        (":classify", "POST", 404),
+    ],
+)
+def test_wrong_methods_and_paths_get_json(server, path, method, status):
     base, _, _ = server
-    status, body = _post(base + ":predict", {"instances": ["", "9 " * 300]})
-    assert status == 200
-    assert body["predictions"][0]["translation"] == ""
-    assert body["predictions"][1]["truncated"] is True
+    code, reply = _request(base + path, b"{}" if method != "GET" else None, method=method, raw=True)
+    assert code == status and "error" in reply
+
+
+def test_unknown_model_is_404_json(server):
+    base, _, _ = server
+    code, reply = _request(base.replace("/dates", "/other") + ":predict", {"instances": ["a"]})
+    assert code == 404 and "other" in reply["error"]
+
+
+def test_token_ids_outside_the_vocabulary_or_too_long_are_400(server):
+    base, _, _ = server
+    url = base + ":predict"
+
+    def logits(encoder, decoder):
+        body = {"signature_name": "token_ids_to_logits",
+                "inputs": {"encoder_token_ids": encoder, "decoder_token_ids": decoder}}
+        return _post(url, body)
+
+    code, reply = logits([[1, 2, 3]], [[1, 2]])
+    assert code == 200 and len(reply["outputs"][0]) == 2
+    code, reply = logits([[1, 1000]], [[1]])
+    assert code == 400 and "outside the vocabulary" in reply["error"]
+    assert "node" not in reply["error"].lower()
+    code, reply = logits([[1]], [[-1]])
+    assert code == 400 and "outside the vocabulary" in reply["error"]
+    # The seq2seq model has sinusoidal positions: the server's --max-sequence-length bounds it.
+    code, reply = logits([[1] * 10_000], [[1]])
+    assert code == 400 and "at most 512" in reply["error"]
+    code, reply = logits([[1, 2], [1]], [[1], [1]])
+    assert code == 400 and "ragged" in reply["error"]
+    code, reply = logits([[1.5]], [[1]])
+    assert code == 400 and "integers" in reply["error"]
+    code, reply = logits([[2**40]], [[1]])
+    assert code == 400 and "does not fit int32" in reply["error"]
+    code, reply = logits([[1, 2]], [[1]] * 2)
+    assert code == 400 and "batch" in reply["error"]
+
+
+# --- the HTTP layer ---------------------------------------------------------
+
+
+def _head(length_header, extra=b""):
+    return (b"POST /v1/models/dates:predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + length_header + b"\r\n" + extra)
+
+
+def test_a_50_megabyte_body_is_413(server_port):
+    size = 50 * 1024 * 1024
+    reply = _raw(server_port, _head(f"Content-Length: {size}\r\n".encode())
+                 + b'{"instances": ["' + b"a" * (1 << 20))
+    assert _status_line(reply) == 413
+    assert "larger than" in _json_body(reply)["error"]
+
+
+def test_an_oversized_chunked_body_is_413(server_port):
+    chunk = b"a" * 65536
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(40))
+    reply = _raw(server_port, _head(b"Transfer-Encoding: chunked\r\n") + body)
+    assert _status_line(reply) == 413
+
+
+@pytest.mark.parametrize("value", [b"-1", b"abc", b"1e3"])
+def test_a_bad_content_length_is_400(server_port, value):
+    reply = _raw(server_port, _head(b"Content-Length: " + value + b"\r\n") + b"{}", timeout=10)
+    assert _status_line(reply) == 400
+
+
+def test_chunked_bodies_and_keep_alive(server_port):
+    body = json.dumps({"instances": ["May 1, 2000"]}).encode()
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    request = _head(b"Transfer-Encoding: chunked\r\n") + chunked
+    with socket.create_connection(("127.0.0.1", server_port), timeout=60) as sock:
+        replies = []
+        for _ in range(2):  # two requests on one connection
+            sock.sendall(request)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += sock.recv(65536)
+            head, rest = data.split(b"\r\n\r\n", 1)
+            length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))
+            while len(rest) < length:
+                rest += sock.recv(65536)
+            replies.append((_status_line(head), json.loads(rest)))
+    assert [status for status, _ in replies] == [200, 200]
+    assert replies[0][1] == replies[1][1]
+
+
+def test_slow_headers_are_cut_off(server_port):
+    start = time.time()
+    reply = _raw(server_port, b"POST /v1/models/dates:predict HTTP/1.1\r\nHost: x\r\n", timeout=15)
+    assert reply == b"" and time.time() - start < 10  # closed by the server (--timeout 2)
+
+
+def test_a_missing_body_is_408(server_port):
+    start = time.time()
+    reply = _raw(server_port, _head(b"Content-Length: 100\r\n") + b'{"inst', timeout=15)
+    assert _status_line(reply) == 408 and time.time() - start < 10
+
+
+def test_many_idle_connections_do_not_block_others(server):
+    base, _, _ = server
+    port = _port_of(base)
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(50)]
+    try:
+        for sock in idle:
+            sock.sendall(_head(b"Content-Length: 100\r\n"))
+        code, _ = _post(base + ":predict", {"instances": ["May 1, 2000"]})
+        assert code == 200
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_client_disconnects_leave_no_traceback(server, server_log):
+    base, _, _ = server
+    port = _port_of(base)
+    body = json.dumps({"instances": ["May 1, 2000"] * 8}).encode()
+    for _ in range(5):
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(_head(f"Content-Length: {len(body)}\r\n".encode()) + body)
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(_head(f"Content-Length: {len(body)}\r\n".encode()) + body[:10])
+    time.sleep(3)
+    code, _ = _post(base + ":predict", {"instances": ["May 1, 2000"]})
+    assert code == 200
+    assert "Traceback" not in server_log.read_text(errors="replace")
 
 
 def test_eight_concurrent_clients_times_100_requests(server):
@@ -128,3 +395,182 @@ def test_eight_concurrent_clients_times_100_requests(server):
     assert len(answers) == 800
     status, _ = _post(base + ":predict", {"instances": ["May 1, 2000"]})
     assert status == 200  # still alive
+
+
+# --- the command ------------------------------------------------------------
+
+
+def _serve_command(trained, *args):
+    run_dir, _, _ = trained("dates")
+    return subprocess.run(
+        [sys.executable, "-m", "keras_attention.cli", "serve", str(run_dir / "export"), *args],
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_serve_on_a_busy_port_is_a_clear_error(trained):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = _serve_command(trained, "--port", str(busy.getsockname()[1]))
+    assert result.returncode == 2
+    assert "in use" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_serve_on_an_invalid_port_is_a_clear_error(trained, port):
+    result = _serve_command(trained, "--port", port)
+    assert result.returncode == 2
+    assert "--port" in result.stderr and "Traceback" not in result.stderr
+
+
+# --- versions and a language model --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def versioned(trained, tmp_path_factory):
+    """gpt-mini's export as versions 1 and 3 of a base directory."""
+    run_dir, task, model = trained("gpt-mini")
+    root = tmp_path_factory.mktemp("versions")
+    for version in ("1", "3"):
+        shutil.copytree(run_dir / "export", root / "gpt" / version)
+    (root / "gpt" / "notes").mkdir()
+    base, port, process = _start(root / "gpt", "gpt", root / "stderr.log")
+    yield base, model.max_sequence_length, task.tokenizer.vocabulary_size
+    _stop(process)
+
+
+def test_a_base_directory_serves_its_newest_version(versioned):
+    versioned, _, _ = versioned
+    status, body = _request(versioned)
+    assert status == 200 and body["model_version_status"][0]["version"] == "3"
+    status, body = _request(versioned + "/versions/3/metadata")
+    assert status == 200 and body["model_spec"]["version"] == "3"
+    status, body = _request(versioned + "/versions/1")
+    assert status == 404
+    request = {"instances": [{"prompt": "the", "max_new_tokens": 2, "temperature": 0.0}]}
+    status, body = _post(versioned + "/versions/3:predict", request)
+    assert status == 200 and isinstance(body["predictions"][0]["text"], str)
+
+
+def test_the_language_models_bounds(versioned):
+    versioned, length, vocabulary_size = versioned
+    url = versioned + ":predict"
+
+    def logits(ids):
+        return _post(url, {"signature_name": "token_ids_to_logits", "instances": ids})
+
+    status, body = logits([[1] * length, [vocabulary_size - 1] * length])
+    assert status == 200 and len(body["predictions"][0]) == length
+    status, body = logits([[1] * (length + 1)])  # one more than the position table's rows
+    assert status == 400 and f"at most {length}" in body["error"]
+    status, body = logits([[1, vocabulary_size]])
+    assert status == 400 and f"[0, {vocabulary_size})" in body["error"]
+    request = {"instances": [{"prompt": "a", "max_new_tokens": 2, "temperature": 0.0},
+                             {"prompt": "b", "max_new_tokens": 3, "temperature": 0.0}]}
+    status, body = _post(url, request)
+    assert status == 400 and "equal in every instance" in body["error"]
+    request = {"instances": [{"prompt": "a", "max_new_tokens": 2, "temperature": 10**400}]}
+    status, body = _post(url, request)
+    assert status == 400 and "does not fit float32" in body["error"]
+
+
+# --- dynamic batching -------------------------------------------------------
+
+TEXTS = [f"{day} {month} {year}" for day, month, year in
+         zip(range(1, 21), ["March", "May", "June", "July"] * 5, range(1990, 2010))]
+
+
+def test_the_batching_runner_merges_concurrent_calls_and_splits_them_back(trained):
+    import asyncio
+
+    from keras_attention.export.batching import BatchingRunner
+    from keras_attention.export.server import ModelServer
+
+    run_dir, task, model = trained("dates")
+    server = ModelServer(run_dir / "export", "dates", max_batch_size=8)
+    sizes, run = [], server.run
+
+    def counting(name, inputs):
+        sizes.append(len(inputs["text"]))
+        return run(name, inputs)
+
+    server.run = counting
+
+    async def main():
+        runner = BatchingRunner(server, max_batch_size=8, batch_timeout_s=0.05, num_threads=1)
+        await runner.start()
+        calls = [server.parse({"instances": [text]}) for text in TEXTS]
+        calls.append(server.parse({"instances": TEXTS[:3]}))  # 3 instances: never split
+        results = await asyncio.gather(*(runner.run(call) for call in calls))
+        await runner.stop()
+        return results
+
+    results = asyncio.run(main())
+    assert sum(sizes) == len(TEXTS) + 3 and max(sizes) == 8 and len(sizes) <= 4
+    expected = task.predict(model, TEXTS)
+    assert [result["translation"][0].decode() for result in results[:-1]] == expected
+    assert [text.decode() for text in results[-1]["translation"]] == expected[:3]
+
+
+def _rss_mb(pid):
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+@pytest.fixture(scope="module")
+def batching_server(trained, tmp_path_factory):
+    run_dir, task, model = trained("dates")
+    log = tmp_path_factory.mktemp("batching") / "stderr.log"
+    base, port, process = _start(run_dir / "export", "dates", log, "--enable-batching",
+                                 "--max-batch-size", "16", "--batch-timeout-ms", "10")
+    yield base, task, model, process.pid, log
+    _stop(process)
+
+
+MALFORMED = [
+    (b"{not json", 400),
+    (json.dumps({"instances": ["a", 1]}).encode(), 400),
+    (json.dumps({"instances": ["a"], "signature_name": 3}).encode(), 400),
+    (json.dumps({"signature_name": "token_ids_to_logits",
+                 "inputs": {"encoder_token_ids": [[5000]], "decoder_token_ids": [[1]]}}).encode(), 400),
+    (json.dumps({"instances": ["a"], "signature_name": "nope"}).encode(), 404),
+]
+
+
+def test_load_32_clients_with_malformed_requests_mixed_in(batching_server):
+    """32 clients x 100 requests, 20% malformed: no wrong answer, no server error, memory back."""
+    base, task, model, pid, log = batching_server
+    expected = dict(zip(TEXTS, task.predict(model, TEXTS)))
+    url = base + ":predict"
+    _post(url, {"instances": TEXTS[:16]})  # warm up
+    baseline = _rss_mb(pid)
+    wrong, server_errors, answered, rejected = [], [], [], []
+
+    def client(index):
+        for request in range(100):
+            if (index + request) % 5 == 0:
+                body, status = MALFORMED[(index + request) % len(MALFORMED)]
+                code, reply = _post(url, body, raw=True)
+                (server_errors if code >= 500 else wrong if code != status else rejected).append(reply)
+            else:
+                text = TEXTS[(index * 3 + request) % len(TEXTS)]
+                code, reply = _post(url, {"instances": [text]})
+                if code >= 500:
+                    server_errors.append(reply)
+                elif code != 200 or reply["predictions"][0]["translation"] != expected[text]:
+                    wrong.append((text, code, reply))
+                else:
+                    answered.append(text)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not server_errors and not wrong, (server_errors[:3], wrong[:3])
+    assert (len(answered), len(rejected)) == (2560, 640)
+    time.sleep(2)
+    assert _rss_mb(pid) < baseline + 150, (baseline, _rss_mb(pid))
+    assert "Traceback" not in log.read_text(errors="replace")
