@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/generation.py
 	$(BIN)/python benchmarks/input_pipeline.py
 	$(BIN)/python benchmarks/attention_vs_lstm.py
+	$(BIN)/python benchmarks/quality.py --beam-size 4
 
 clean:
 	rm -rf $(VENV) build *.egg-info
