@@ -58,6 +58,10 @@ class Seq2SeqTransformer(PresetMixin, keras.Model):
             source and the target (needs equal vocabulary sizes).
         tie_embeddings: bool, default True. The output projection is the
             transposed target embedding (paper §3.4).
+        scale_embeddings: bool, default True. Multiply token embeddings by
+            `sqrt(hidden_dim)` before adding positions (paper §3.4).
+        embeddings_initializer: initializer (name, config or object) or
+            None, default None: the paper's `N(0, 1 / hidden_dim)`.
         **kwargs: `keras.Model` arguments (`name`, `dtype`).
 
     Example:
@@ -93,6 +97,8 @@ class Seq2SeqTransformer(PresetMixin, keras.Model):
         position: str = "sinusoidal",
         share_embeddings: bool = False,
         tie_embeddings: bool = True,
+        scale_embeddings: bool = True,
+        embeddings_initializer=None,
         **kwargs,
     ):
         _validation.positive_int("num_encoder_layers", num_encoder_layers)
@@ -121,10 +127,11 @@ class Seq2SeqTransformer(PresetMixin, keras.Model):
                 max_sequence_length,
                 hidden_dim,
                 position="none" if position == "rotary" else position,
-                scale_embeddings=True,
-                embeddings_initializer=keras.initializers.RandomNormal(
-                    stddev=hidden_dim**-0.5
-                ),
+                scale_embeddings=scale_embeddings,
+                embeddings_initializer=keras.initializers.get(embeddings_initializer)
+                if embeddings_initializer is not None
+                # The paper's (§3.4): N(0, 1/d), multiplied by sqrt(d) when scaled.
+                else keras.initializers.RandomNormal(stddev=hidden_dim**-0.5),
                 dtype=dtype,
                 name=name,
             )
@@ -210,6 +217,8 @@ class Seq2SeqTransformer(PresetMixin, keras.Model):
         self.position = position
         self.share_embeddings = share_embeddings
         self.tie_embeddings = tie_embeddings
+        self.scale_embeddings = scale_embeddings
+        self.embeddings_initializer = embeddings_initializer
 
     def get_config(self):
         return {
@@ -232,6 +241,10 @@ class Seq2SeqTransformer(PresetMixin, keras.Model):
             "position": self.position,
             "share_embeddings": self.share_embeddings,
             "tie_embeddings": self.tie_embeddings,
+            "scale_embeddings": self.scale_embeddings,
+            "embeddings_initializer": None
+            if self.embeddings_initializer is None
+            else keras.initializers.serialize(keras.initializers.get(self.embeddings_initializer)),
         }
 
     @classmethod

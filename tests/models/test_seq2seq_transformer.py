@@ -154,3 +154,29 @@ def test_dtype_policy_is_kept_through_saving(tmp_path):
     model.save(tmp_path / "s2s.keras")
     restored = keras.saving.load_model(tmp_path / "s2s.keras")
     assert restored.dtype_policy.name == "mixed_float16"
+
+
+def test_embedding_stage_is_configurable_and_round_trips():
+    """`scale_embeddings=False` with a uniform initializer (keras-hub's
+    TokenAndPositionEmbedding defaults) instead of the paper's scaled N(0, 1/d)."""
+    import numpy as np
+
+    from keras_attention.models import Seq2SeqTransformer
+
+    model = Seq2SeqTransformer.from_preset(
+        "transformer_tiny", encoder_vocabulary_size=50, scale_embeddings=False,
+        embeddings_initializer="random_uniform", position="learned",
+    )
+    inputs = {"encoder_token_ids": np.array([[5, 6, 7, 0]]), "decoder_token_ids": np.array([[1, 8, 9]])}
+    logits = model(inputs)
+    table = [v for v in model.weights if "token_embedding" in v.path][0].numpy()
+    assert np.abs(table).max() <= 0.05 and table.std() > 0.02  # uniform in [-0.05, 0.05]
+    clone = Seq2SeqTransformer.from_config(model.get_config())
+    clone(inputs)
+    clone.set_weights(model.get_weights())
+    np.testing.assert_allclose(clone(inputs), logits, atol=1e-6)
+    assert clone.scale_embeddings is False
+    paper = Seq2SeqTransformer.from_preset("transformer_tiny", encoder_vocabulary_size=50)
+    paper(inputs)
+    table = [v for v in paper.weights if "token_embedding" in v.path][0].numpy()
+    assert abs(table.std() - paper.hidden_dim**-0.5) < 0.1 * paper.hidden_dim**-0.5
