@@ -205,7 +205,7 @@ def test_a_run_killed_after_fit_resumes_at_evaluation(tmp_path, capsys, monkeypa
         if stage == "evaluation":
             patch.setattr(TranslationTask, "evaluate", killed)
         else:
-            patch.setattr(saved_model, "export_task", killed)
+            patch.setattr(saved_model, "_write_atomically", killed)
         with pytest.raises(KeyboardInterrupt):
             main(command)
     assert not (out / "metrics.json").exists()
