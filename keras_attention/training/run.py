@@ -156,7 +156,7 @@ def _staging(run_dir: Path, recipe_text: str, chief: bool) -> tuple[Path, str]:
     same = (work / "recipe.toml").is_file() and (work / "recipe.toml").read_text() == recipe_text
     if (work / _INSTALLING).exists():  # complete outputs, half moved: finish first
         _install(work, run_dir)
-        if same:
+        if (run_dir / "recipe.toml").read_text() == recipe_text:
             return work, "installed"
     elif same and (work / _FIT_DONE).exists():
         return work, "fitted"

@@ -291,7 +291,8 @@ def test_an_interrupted_install_is_finished_by_the_next_run(tmp_path):
         (work / name).write_text("new")
     (out / "notes.txt").write_text("the user's")
     (work / "installing.json").write_text(json.dumps(["model.keras", "recipe.toml", "metrics.json", "tokenizer"]))
-    os.replace(work / "model.keras", out / "model.keras")  # moved before the kill
+    for name in ("model.keras", "recipe.toml"):  # moved before the kill
+        os.replace(work / name, out / name)
     assert run._staging(out, "new", chief=True) == (work, "installed")
     assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "model.keras", "notes.txt", "recipe.toml", "tokenizer"]
     assert {name: (out / name).read_text() for name in ("model.keras", "recipe.toml", "metrics.json")} == dict.fromkeys(
