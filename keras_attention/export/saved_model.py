@@ -274,7 +274,12 @@ def export_task(task, model, path: str | Path, overwrite: bool = False) -> Path:
 
 
 def export_run(run_dir: str | Path, path: str | Path | None = None, overwrite: bool = False) -> Path:
-    """Export a finished run directory (default target: `RUN/export`)."""
+    """Export a finished run directory (default target: `RUN/export`).
+
+    With `overwrite`, an existing export this library wrote (it holds `MARKER`)
+    is replaced atomically; anything else at `path` (a run directory, other
+    files) raises `FileExistsError` before the run is loaded.
+    """
     from keras_attention.training import load_run
 
     path = Path(path or Path(run_dir) / "export")
