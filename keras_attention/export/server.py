@@ -221,17 +221,24 @@ def _to_json(value, binary: bool = False):
     return value
 
 
-_TF_NOISE = re.compile(
-    r"Graph execution error:|Detected at node.*|<stack traces unavailable>|\[\[\{\{node [^}]*\}\}\]\]"
-    r"|\[Op:[^\]]*\]|\[\[.*?\]\]"
+_TF_MARKERS = re.compile(
+    r"\[Op:[^\]]*\]( name: \S*)?|\[\[\{\{node [^}]*\}\}\]\]|\{\{function_node [^}]*\}\}"
 )
+_TF_HEADERS = re.compile(r"Graph execution error:|Detected at node|<stack traces unavailable>")
 
 
 def _client_message(error: tf.errors.OpError) -> str:
-    """The op error's reason without internal graph node names."""
-    lines = [_TF_NOISE.sub("", line).strip() for line in str(error.message).splitlines()]
-    lines = [line for line in lines if line and "node" not in line]
-    return lines[0] if lines else "the model rejected the inputs"
+    """The op error's reason, without stack frames or internal graph node names."""
+    reasons = []
+    for line in str(error.message).splitlines():
+        if not line.strip() or line[0].isspace():  # stack frames, their code, node markers
+            continue
+        line = _TF_MARKERS.sub("", line).strip()
+        if line and not _TF_HEADERS.match(line):
+            reasons.append(line)
+    if not reasons or "node" in reasons[-1].lower():
+        return "the model rejected the inputs"
+    return reasons[-1]
 
 
 # --- the model behind TF Serving's formats -----------------------------------

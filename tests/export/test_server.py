@@ -574,3 +574,23 @@ def test_load_32_clients_with_malformed_requests_mixed_in(batching_server):
     time.sleep(2)
     assert _rss_mb(pid) < baseline + 150, (baseline, _rss_mb(pid))
     assert "Traceback" not in log.read_text(errors="replace")
+
+
+def test_model_errors_reach_clients_without_graph_node_names():
+    import tensorflow as tf
+
+    from keras_attention.export.server import _client_message
+
+    @tf.function
+    def lookup(ids):
+        return tf.gather(tf.zeros([5, 2]), ids)
+
+    with pytest.raises(tf.errors.InvalidArgumentError) as error:
+        lookup(tf.constant([7]))
+    assert "GatherV2" in str(error.value)
+    message = _client_message(error.value)
+    assert "7 is not in [0, 5)" in message, message
+    assert "node" not in message.lower() and "GatherV2" not in message
+    with pytest.raises(tf.errors.InvalidArgumentError) as error:  # eagerly
+        tf.gather(tf.zeros([5, 2]), tf.constant([9]))
+    assert _client_message(error.value) == "indices[0] = 9 is not in [0, 5)"
