@@ -19,7 +19,8 @@ A run trains in `.train-in-progress/` and its outputs replace an earlier run's
 only once they are all complete, so a re-train that fails (a bad recipe value,
 a bad data file, a diverging loss, a kill) leaves the finished run as it was.
 Running the same command again resumes: from the last checkpoint while
-fitting, at evaluation once fit has finished. Files this library did not write
+fitting, at evaluation once fit has finished (except in a multi-worker job,
+whose workers fit together: it trains again). Files this library did not write
 are never touched. Other workers of a multi-worker job train in `worker-N/`.
 """
 
@@ -144,11 +145,12 @@ def _install(work: Path, run_dir: Path) -> None:
     shutil.rmtree(work)
 
 
-def _staging(run_dir: Path, recipe_text: str, chief: bool) -> tuple[Path, str]:
+def _staging(run_dir: Path, recipe_text: str, chief: bool, skip_fit: bool = True) -> tuple[Path, str]:
     """`(directory to train in, how far an earlier attempt with this recipe got)`.
 
     The state is "fresh", "resume" (a checkpoint from fit), "fitted" (fit had
-    finished) or "installed" (an interrupted install was just finished).
+    finished; only with `skip_fit`) or "installed" (an interrupted install was
+    just finished).
     """
     if not chief:  # other workers keep their own files in worker-N/
         return run_dir, "resume" if (run_dir / "backup").exists() else "fresh"
@@ -158,7 +160,7 @@ def _staging(run_dir: Path, recipe_text: str, chief: bool) -> tuple[Path, str]:
         _install(work, run_dir)
         if (run_dir / "recipe.toml").read_text() == recipe_text:
             return work, "installed"
-    elif same and (work / _FIT_DONE).exists():
+    elif same and skip_fit and (work / _FIT_DONE).exists():
         return work, "fitted"
     elif same and (work / "backup").exists():
         return work, "resume"
@@ -270,7 +272,8 @@ def train(
     if chief:  # a directory at RUN/export that is not our export stops the run now
         check_replaceable(run_dir / "export", overwrite=True)
     with DirectoryLock(run_dir, "keras-attention train"):
-        work, state = _staging(run_dir, recipe_text, chief)
+        # The workers of a multi-worker job fit together, so none may skip fit alone.
+        work, state = _staging(run_dir, recipe_text, chief, skip_fit=training["strategy"] != "multi_worker")
         if state == "installed":
             log(f"The interrupted run in {run_dir} had finished; its outputs are now in place.")
             return json.loads((run_dir / "metrics.json").read_text())

@@ -297,3 +297,18 @@ def test_an_interrupted_install_is_finished_by_the_next_run(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "model.keras", "notes.txt", "recipe.toml", "tokenizer"]
     assert {name: (out / name).read_text() for name in ("model.keras", "recipe.toml", "metrics.json")} == dict.fromkeys(
         ("model.keras", "recipe.toml", "metrics.json"), "new")
+
+
+def test_only_a_single_process_run_skips_fit_when_resumed(tmp_path):
+    """After fit a run resumes at evaluation; a multi-worker job fits again,
+    since its workers fit together and none may skip `fit` alone."""
+    from keras_attention.training import run
+
+    out = tmp_path / "run"
+    work = out / ".train-in-progress"
+    for skip_fit, state in ((True, "fitted"), (False, "fresh")):
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "recipe.toml").write_text("recipe")
+        (work / "fit.json").write_text('{"training_seconds": 1.0}')
+        assert run._staging(out, "recipe", chief=True, skip_fit=skip_fit) == (work, state)
+    assert list(work.iterdir()) == []  # the fresh attempt starts empty
