@@ -25,7 +25,9 @@ at once (503 beyond), keep-alive and chunked bodies are handled by the library.
 Every error is JSON, `{"error": "..."}`, with the status TF Serving uses: 400
 for a bad request (never a stringified guess), 404 for an unknown model,
 version, signature or path, 405 for a wrong method, 500 only for a fault of
-the server (its details go to the server's log, never to the client). Model
+the server (its details go to the server's log, never to the client); only
+uvicorn's own answers to a malformed HTTP message (400) and to a connection
+beyond the limit (503) are plain text. Model
 calls run in a thread pool, so the event loop keeps answering while the model
 works; with `enable_batching`, concurrent requests to one signature are merged
 into one call (see `keras_attention.export.batching`).

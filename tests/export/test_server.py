@@ -435,7 +435,7 @@ def versioned(trained, tmp_path_factory):
     for version in ("1", "3"):
         shutil.copytree(run_dir / "export", root / "gpt" / version)
     (root / "gpt" / "notes").mkdir()
-    base, port, process = _start(root / "gpt", "gpt", root / "stderr.log")
+    base, port, process = _start(root / "gpt", "gpt", root / "stderr.log", "--limit-concurrency", "4")
     yield base, model.max_sequence_length, task.tokenizer.vocabulary_size
     _stop(process)
 
@@ -451,6 +451,30 @@ def test_a_base_directory_serves_its_newest_version(versioned):
     request = {"instances": [{"prompt": "the", "max_new_tokens": 2, "temperature": 0.0}]}
     status, body = _post(versioned + "/versions/3:predict", request)
     assert status == 200 and isinstance(body["predictions"][0]["text"], str)
+
+
+def test_connections_beyond_the_limit_get_503(versioned):
+    versioned, _, _ = versioned
+    port = _port_of(versioned)
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
+    try:
+        time.sleep(0.5)
+        status, _ = _request_text(versioned)
+        assert status == 503
+    finally:
+        for sock in idle:
+            sock.close()
+    time.sleep(0.5)
+    status, _ = _request(versioned)
+    assert status == 200
+
+
+def _request_text(url):
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
 
 
 def test_the_language_models_bounds(versioned):
