@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="keras-attention",
         description="Train, evaluate, inspect and run transformer models from recipes.",
     )
+    from keras_attention import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a recipe (models/*.toml) into a run directory")

@@ -32,3 +32,16 @@ def test_a_missing_run_is_a_clear_error(tmp_path, capsys):
 def test_a_missing_recipe_is_a_clear_error(tmp_path, capsys):
     assert main(["train", str(tmp_path / "missing.toml")]) == 2
     assert "Recipe not found" in capsys.readouterr().err
+
+
+def test_version_names_the_package_version(capsys):
+    from importlib.metadata import version
+
+    import keras_attention
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed == f"keras-attention {keras_attention.__version__}"
+    assert keras_attention.__version__ == version("keras-attention-zoo")
