@@ -15,6 +15,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from keras_attention import _validation
+
 __all__ = [
     "classification_dataset",
     "language_model_dataset",
@@ -34,26 +36,6 @@ _RANDOM_TOKEN_RATE = 0.1
 
 
 # === Argument checks ===
-
-
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(
-            f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}"
-        )
-    return value
-
-
-def _check_texts(name, texts):
-    texts = list(texts)
-    if not texts:
-        raise ValueError(f"`{name}` must not be empty. Received: {name}=[]")
-    for text in texts:
-        if not isinstance(text, str):
-            raise ValueError(
-                f"`{name}` must contain only str. Received an element {text!r}"
-            )
-    return texts
 
 
 def _special_id(tokenizer, id_name):
@@ -182,8 +164,8 @@ def seq2seq_dataset(
         Vaswani et al., "Attention Is All You Need", 2017, §5.1 (batching by
         approximate sequence length).
     """
-    _check_int("batch_size", batch_size, 1)
-    _check_int("max_length", max_length, 2)
+    _validation.integer("batch_size", batch_size, 1)
+    _validation.integer("max_length", max_length, 2)
     pairs = list(pairs)
     if not pairs:
         raise ValueError("`pairs` must not be empty. Received: pairs=[]")
@@ -286,9 +268,9 @@ def language_model_dataset(
         Radford et al., "Language Models are Unsupervised Multitask
         Learners", 2019, §2.
     """
-    texts = _check_texts("texts", texts)
-    _check_int("sequence_length", sequence_length, 1)
-    _check_int("batch_size", batch_size, 1)
+    texts = _validation.texts("texts", texts)
+    _validation.integer("sequence_length", sequence_length, 1)
+    _validation.integer("batch_size", batch_size, 1)
     end_id = _special_id(tokenizer, "end")
     window = sequence_length + 1
     dataset = (
@@ -364,9 +346,9 @@ def masked_lm_dataset(
         Devlin et al., "BERT", 2019, §3.1 (Task #1: Masked LM);
         Liu et al., "RoBERTa", 2019, §4.1 (dynamic masking).
     """
-    texts = _check_texts("texts", texts)
-    _check_int("sequence_length", sequence_length, 3)
-    _check_int("batch_size", batch_size, 1)
+    texts = _validation.texts("texts", texts)
+    _validation.integer("sequence_length", sequence_length, 3)
+    _validation.integer("batch_size", batch_size, 1)
     if isinstance(mask_rate, bool) or not isinstance(mask_rate, (int, float)) or not (
         0.0 < mask_rate < 1.0
     ):
@@ -375,7 +357,7 @@ def masked_lm_dataset(
         )
     if max_predictions is None:
         max_predictions = max(1, round(sequence_length * mask_rate))
-    _check_int("max_predictions", max_predictions, 1)
+    _validation.integer("max_predictions", max_predictions, 1)
     mask_id = _special_id(tokenizer, "mask")
     unselectable_ids = [
         tokenizer.pad_id,
@@ -485,9 +467,9 @@ def classification_dataset(
     References:
         Devlin et al., "BERT", 2019, §4.1 (sequence classification from [CLS]).
     """
-    texts = _check_texts("texts", texts)
-    _check_int("sequence_length", sequence_length, 3)
-    _check_int("batch_size", batch_size, 1)
+    texts = _validation.texts("texts", texts)
+    _validation.integer("sequence_length", sequence_length, 3)
+    _validation.integer("batch_size", batch_size, 1)
     label_ids = _label_ids(list(labels), label_names)
     if len(label_ids) != len(texts):
         raise ValueError(
@@ -565,7 +547,7 @@ def padding_fraction(dataset: tf.data.Dataset, num_batches: int | None = None) -
     0.5
     """
     if num_batches is not None:
-        _check_int("num_batches", num_batches, 1)
+        _validation.integer("num_batches", num_batches, 1)
         dataset = dataset.take(num_batches)
     padding = total = 0
     for element in dataset.as_numpy_iterator():

@@ -6,7 +6,7 @@ import zlib
 
 import keras
 
-from keras_attention.layers import _validation
+from keras_attention import _validation
 from keras_attention.layers.feed_forward import ACTIVATIONS, FeedForward
 from keras_attention.layers.masks import _validate_window
 from keras_attention.layers.multi_head_self_attention import MultiHeadSelfAttention

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_attention.layers import _validation
+from keras_attention import _validation
 from keras_attention.layers._initializers import clone_initializer
 
 __all__ = ["PositionEmbedding"]

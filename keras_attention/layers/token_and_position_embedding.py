@@ -7,7 +7,7 @@ import math
 import keras
 from keras import ops
 
-from keras_attention.layers import _validation
+from keras_attention import _validation
 from keras_attention.layers._initializers import clone_initializer
 from keras_attention.layers.position_embedding import PositionEmbedding
 from keras_attention.layers.sinusoidal_position_encoding import (

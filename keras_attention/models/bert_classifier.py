@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from keras_attention.layers import _validation
+from keras_attention import _validation
 from keras_attention.models._bert_common import BertTask, bert_initializer, bert_inputs
 from keras_attention.models.bert_encoder import BertEncoder
 

@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from keras_attention.layers import TokenAndPositionEmbedding, TransformerEncoderBlock
-from keras_attention.layers import _validation
+from keras_attention import _validation
 from keras_attention.models._bert_common import bert_initializer, bert_inputs
 from keras_attention.models.bert_presets import BERT_PRESETS
 from keras_attention.models.preset_mixin import PresetMixin

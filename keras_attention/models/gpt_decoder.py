@@ -8,7 +8,7 @@ import keras
 from keras import ops
 
 from keras_attention.layers import TokenAndPositionEmbedding, TransformerDecoderBlock
-from keras_attention.layers import _validation
+from keras_attention import _validation
 from keras_attention.layers._transformer_block import normalization
 from keras_attention.models import generation
 from keras_attention.models.gpt_presets import GPT_PRESETS

@@ -12,7 +12,7 @@ from keras_attention.layers import (
     TransformerDecoderBlock,
     TransformerEncoderBlock,
 )
-from keras_attention.layers import _validation
+from keras_attention import _validation
 from keras_attention.layers._transformer_block import normalization
 from keras_attention.models import generation
 from keras_attention.models.preset_mixin import PresetMixin

@@ -1,4 +1,4 @@
-"""Argument checks shared by the layers: each error names the argument, the
+"""Argument checks for the whole package: each error names the argument, the
 value received and what was expected."""
 
 from __future__ import annotations
@@ -39,3 +39,23 @@ def tensor_rank(name, tensor, rank, meaning):
             f"`{name}` must be a rank-{rank} tensor {meaning}. "
             f"Received: {name}.shape={tuple(tensor.shape)}"
         )
+
+
+def integer(name, value, minimum):
+    """An int (not a bool) >= `minimum`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(
+            f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}"
+        )
+    return value
+
+
+def texts(name, values):
+    """A non-empty sequence of str, as a list."""
+    values = list(values)
+    if not values:
+        raise ValueError(f"`{name}` must not be empty. Received: {name}=[]")
+    for text in values:
+        if not isinstance(text, str):
+            raise ValueError(f"`{name}` must contain only str. Received an element {text!r}")
+    return values
