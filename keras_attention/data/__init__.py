@@ -22,11 +22,8 @@ from keras_attention.data.readers import (
     read_tfds,
 )
 from keras_attention.data.sentencepiece_tokenizer import SentencePieceTokenizer
-from keras_attention.data.tokenizer import (
-    RESERVED_TOKENS,
-    WordPieceTokenizer,
-    load_tokenizer,
-)
+from keras_attention.data.tokenizer import RESERVED_TOKENS, WordPieceTokenizer
+from keras_attention.data.tokenizer_registry import load_tokenizer
 
 __all__ = [
     "MalformedDataError",

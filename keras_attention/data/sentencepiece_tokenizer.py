@@ -7,7 +7,7 @@ import os
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from keras_attention.data.tokenizer import BaseTokenizer, write_config
+from keras_attention.data.tokenizer_base import BaseTokenizer, saved_file, write_config
 
 __all__ = ["SentencePieceTokenizer"]
 
@@ -56,6 +56,8 @@ class SentencePieceTokenizer(BaseTokenizer):
     References:
         Kudo and Richardson, "SentencePiece", 2018.
     """
+
+    kind = "sentencepiece"
 
     def __init__(self, model_file: str):
         super().__init__()
@@ -106,6 +108,9 @@ class SentencePieceTokenizer(BaseTokenizer):
         """Number of pieces, special pieces included."""
         return int(self._sentencepiece.vocab_size())
 
+    def _id_to_token(self, i: int) -> str:
+        return self._sentencepiece.id_to_string(i).numpy().decode("utf-8")
+
     def _tokenize_batch(self, strings):
         return self._sentencepiece.tokenize(strings)
 
@@ -114,6 +119,11 @@ class SentencePieceTokenizer(BaseTokenizer):
 
     def save(self, directory) -> None:
         """Writes the model as `spm.model` and `tokenizer.json` to `directory`."""
-        write_config(directory, {"type": "sentencepiece"})
+        write_config(directory, {"type": self.kind})
         with open(os.path.join(directory, MODEL_FILE), "wb") as file:
             file.write(self._model)
+
+    @classmethod
+    def from_saved(cls, directory, config: dict) -> SentencePieceTokenizer:
+        """The tokenizer `save` wrote to `directory` (`config`: its `tokenizer.json`)."""
+        return cls(saved_file(directory, MODEL_FILE))

@@ -1,9 +1,7 @@
-"""WordPiece tokenizer on tensorflow-text (trainable, savable, graph-ready), the
-interface all tokenizers of this package share, and `load_tokenizer`."""
+"""WordPiece tokenizer on tensorflow-text (trainable, savable, graph-ready)."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 
@@ -15,11 +13,17 @@ from tensorflow_text.tools.wordpiece_vocab.bert_vocab_from_dataset import (
     bert_vocab_from_dataset,
 )
 
-__all__ = ["RESERVED_TOKENS", "WordPieceTokenizer", "load_tokenizer"]
+from keras_attention.data.tokenizer_base import (
+    BaseTokenizer,
+    as_strings,
+    saved_file,
+    write_config,
+)
+
+__all__ = ["RESERVED_TOKENS", "WordPieceTokenizer"]
 
 RESERVED_TOKENS = ["[PAD]", "[UNK]", "[START]", "[END]", "[MASK]", "[CLS]", "[SEP]"]
 
-CONFIG_FILE = "tokenizer.json"
 VOCABULARY_FILE = "vocab.txt"
 
 # BERT's basic tokenization puts spaces around punctuation; these rules take
@@ -37,123 +41,6 @@ def _tidy_punctuation_spacing(strings: tf.Tensor) -> tf.Tensor:
     for pattern, rewrite in _SPACING_RULES:
         strings = tf.strings.regex_replace(strings, pattern, rewrite)
     return strings
-
-
-def write_config(directory, config: dict) -> None:
-    os.makedirs(directory, exist_ok=True)
-    with open(os.path.join(directory, CONFIG_FILE), "w", encoding="utf-8") as file:
-        json.dump(config, file, indent=2)
-
-
-def _as_token_ids(token_ids):
-    """`token_ids` as rank-2 int32 ids (dense or ragged) and whether it was rank 1."""
-    if not isinstance(token_ids, tf.RaggedTensor):
-        token_ids = tf.convert_to_tensor(token_ids)
-    if not token_ids.dtype.is_integer:
-        raise ValueError(
-            "`token_ids` must hold integers. "
-            f"Received: token_ids with dtype {token_ids.dtype.name}"
-        )
-    rank = token_ids.shape.rank
-    if rank not in (1, 2):
-        raise ValueError(
-            "`token_ids` must have shape (batch, length) or (length,). "
-            f"Received: token_ids with shape {token_ids.shape}"
-        )
-    token_ids = tf.cast(token_ids, tf.int32)
-    if rank == 1:
-        return token_ids[tf.newaxis], True
-    return token_ids, False
-
-
-def _as_strings(strings):
-    """`strings` as a rank-1 string tensor and whether it was a scalar."""
-    strings = tf.convert_to_tensor(strings)
-    if strings.dtype != tf.string or strings.shape.rank not in (0, 1):
-        raise ValueError(
-            "`strings` must be a string scalar or a 1-D string tensor. "
-            f"Received: strings with dtype {strings.dtype.name} and shape "
-            f"{strings.shape}"
-        )
-    if strings.shape.rank == 0:
-        return strings[tf.newaxis], True
-    return strings, False
-
-
-class BaseTokenizer(tf.Module):
-    """What every tokenizer of this package does; subclasses wrap tensorflow-text.
-
-    Subclasses set the int (or None) attributes `pad_id` (always 0),
-    `unk_id`, `start_id`, `end_id`, `mask_id`, `cls_id` and `sep_id`, and
-    implement `vocabulary_size`, `save`, `_tokenize_batch` (1-D strings to
-    ragged int32 ids) and `_detokenize_batch` (ragged ids, special ids
-    removed, to 1-D strings) with TensorFlow ops only.
-    """
-
-    @property
-    def vocabulary_size(self) -> int:
-        raise NotImplementedError
-
-    def save(self, directory) -> None:
-        raise NotImplementedError
-
-    def _tokenize_batch(self, strings: tf.Tensor) -> tf.RaggedTensor:
-        raise NotImplementedError
-
-    def _detokenize_batch(self, token_ids: tf.RaggedTensor) -> tf.Tensor:
-        raise NotImplementedError
-
-    def normalize(self, strings) -> tf.Tensor:
-        """The text normalisation `tokenize` applies before splitting (none here).
-
-        Evaluation applies it to references, so that they are compared with
-        predictions on equal terms: a tokenizer that lower-cases can only
-        ever produce lower-cased text.
-        """
-        strings, is_scalar = _as_strings(strings)
-        return strings[0] if is_scalar else strings
-
-    @property
-    def special_ids(self) -> list[int]:
-        """The ids `detokenize` drops: padding, unknown and the other special tokens."""
-        names = ("pad", "unk", "start", "end", "mask", "cls", "sep")
-        ids = (getattr(self, f"{name}_id", None) for name in names)
-        return sorted(i for i in ids if i is not None)
-
-    def tokenize(self, strings) -> tf.RaggedTensor:
-        """Token ids of text, without [START]/[END].
-
-        Args:
-            strings: a string scalar or a 1-D string tensor (or list).
-
-        Returns:
-            int32 ids: a `tf.RaggedTensor` `(batch, None)` for 1-D input, a
-            dense `(None,)` tensor for a scalar.
-        """
-        strings, is_scalar = _as_strings(strings)
-        token_ids = self._tokenize_batch(strings)
-        return token_ids[0] if is_scalar else token_ids
-
-    def detokenize(self, token_ids) -> tf.Tensor:
-        """Text from token ids; special ids (padding, [UNK], [START], ...) are dropped.
-
-        Args:
-            token_ids: int ids `(batch, length)`, dense (padded with 0) or
-                ragged, or a single sequence `(length,)`.
-
-        Returns:
-            A string tensor `(batch,)`, or a scalar for a single sequence.
-        """
-        token_ids, is_single = _as_token_ids(token_ids)
-        special_ids = tf.constant(self.special_ids, tf.int32)
-        is_special = tf.ragged.map_flat_values(
-            lambda ids: tf.reduce_any(tf.equal(ids[..., tf.newaxis], special_ids), -1),
-            token_ids,
-        )
-        strings = self._detokenize_batch(
-            tf.ragged.boolean_mask(token_ids, tf.logical_not(is_special))
-        )
-        return strings[0] if is_single else strings
 
 
 class WordPieceTokenizer(BaseTokenizer):
@@ -200,6 +87,8 @@ class WordPieceTokenizer(BaseTokenizer):
         Wu et al., "Google's Neural Machine Translation System", 2016, §4.1
         (wordpieces); Devlin et al., "BERT", 2019, §3 (basic tokenization).
     """
+
+    kind = "wordpiece"
 
     def __init__(
         self,
@@ -332,15 +221,7 @@ class WordPieceTokenizer(BaseTokenizer):
             )
         return self._ids[token]
 
-    def id_to_token(self, i: int) -> str:
-        """The token with id `i`; raises ValueError if `i` is out of range."""
-        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not (
-            0 <= i < self.vocabulary_size
-        ):
-            raise ValueError(
-                f"`i` must be an integer in [0, {self.vocabulary_size}). "
-                f"Received: i={i!r}"
-            )
+    def _id_to_token(self, i: int) -> str:
         return self._vocabulary[i]
 
     def normalize(self, strings) -> tf.Tensor:
@@ -352,7 +233,7 @@ class WordPieceTokenizer(BaseTokenizer):
         >>> tokenizer.normalize(["Café À Paris"]).numpy().tolist()
         [b'cafe a paris']
         """
-        strings, is_scalar = _as_strings(strings)
+        strings, is_scalar = as_strings(strings)
         if self.lower_case:
             strings = tf_text.case_fold_utf8(strings)
             strings = tf_text.normalize_utf8(strings, "NFD")
@@ -371,10 +252,18 @@ class WordPieceTokenizer(BaseTokenizer):
 
     def save(self, directory) -> None:
         """Writes `vocab.txt` (a token per line) and `tokenizer.json` to `directory`."""
-        write_config(directory, {"type": "wordpiece", "lower_case": self.lower_case})
+        write_config(directory, {"type": self.kind, "lower_case": self.lower_case})
         path = os.path.join(directory, VOCABULARY_FILE)
         with open(path, "w", encoding="utf-8") as file:
             file.write("\n".join(self._vocabulary) + "\n")
+
+    @classmethod
+    def from_saved(cls, directory, config: dict) -> WordPieceTokenizer:
+        """The tokenizer `save` wrote to `directory` (`config`: its `tokenizer.json`)."""
+        with open(saved_file(directory, VOCABULARY_FILE), encoding="utf-8") as file:
+            # Not `splitlines()`: it would also split at "\x85" and "\u2028".
+            vocabulary = file.read().rstrip("\n").split("\n")
+        return cls(vocabulary, lower_case=config.get("lower_case", False))
 
 
 def _text_batches(texts):
@@ -408,60 +297,3 @@ def _text_batches(texts):
             yield np.array(texts[start : start + _TRAINING_BATCH_SIZE], dtype=object)
 
     return batches, num_batches
-
-
-def load_tokenizer(directory):
-    """Loads a tokenizer saved by `WordPieceTokenizer` or `SentencePieceTokenizer`.
-
-    Args:
-        directory: path of the directory holding `tokenizer.json`.
-
-    Returns:
-        A `WordPieceTokenizer` or a `SentencePieceTokenizer`, as
-        `tokenizer.json` says.
-
-    Example:
-
-    >>> import tempfile
-    >>> tokenizer = WordPieceTokenizer(RESERVED_TOKENS + ["a", "##b"])
-    >>> with tempfile.TemporaryDirectory() as directory:
-    ...     tokenizer.save(directory)
-    ...     loaded = load_tokenizer(directory)
-    >>> loaded.tokenize("ab a").numpy().tolist()
-    [7, 8, 7]
-    """
-    directory = os.fspath(directory)
-    config_path = os.path.join(directory, CONFIG_FILE)
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"No tokenizer directory at {directory!r}")
-    if not os.path.isfile(config_path):
-        raise FileNotFoundError(
-            f"No {CONFIG_FILE} in {directory!r}: not a saved tokenizer directory"
-        )
-    with open(config_path, encoding="utf-8") as file:
-        config = json.load(file)
-    kind = config.get("type")
-    if kind == "wordpiece":
-        path = os.path.join(directory, VOCABULARY_FILE)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"No {VOCABULARY_FILE} in {directory!r}")
-        with open(path, encoding="utf-8") as file:
-            # Not `splitlines()`: it would also split at "\x85" and "\u2028".
-            vocabulary = file.read().rstrip("\n").split("\n")
-        return WordPieceTokenizer(
-            vocabulary, lower_case=config.get("lower_case", False)
-        )
-    if kind == "sentencepiece":
-        from keras_attention.data.sentencepiece_tokenizer import (
-            MODEL_FILE,
-            SentencePieceTokenizer,
-        )
-
-        path = os.path.join(directory, MODEL_FILE)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"No {MODEL_FILE} in {directory!r}")
-        return SentencePieceTokenizer(path)
-    raise ValueError(
-        f"The `type` in {config_path!r} must be 'wordpiece' or 'sentencepiece'. "
-        f"Received: type={kind!r}"
-    )

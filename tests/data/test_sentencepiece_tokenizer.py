@@ -1,10 +1,22 @@
 """SentencePiece models as tokenizers: reserved ids, round trips, save and load."""
 
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from keras_attention.data import SentencePieceTokenizer, date_pairs, load_tokenizer
+
+
+# The project's id convention (see `SentencePieceTokenizer`).
+PROJECT_IDS = dict(
+    pad_id=0,
+    unk_id=1,
+    bos_id=2,
+    eos_id=3,
+    user_defined_symbols=["[MASK]", "[CLS]", "[SEP]"],
+)
 
 
 def decoded(strings):
@@ -25,14 +37,7 @@ def _train_sentencepiece(path, **options):
 
 
 def test_sentencepiece_tokenizer(tmp_path):
-    model_file = _train_sentencepiece(
-        tmp_path / "spm",
-        pad_id=0,
-        unk_id=1,
-        bos_id=2,
-        eos_id=3,
-        user_defined_symbols=["[MASK]", "[CLS]", "[SEP]"],
-    )
+    model_file = _train_sentencepiece(tmp_path / "spm", **PROJECT_IDS)
     tokenizer = SentencePieceTokenizer(model_file)
     assert tokenizer.vocabulary_size == 100
     ids = [tokenizer.pad_id, tokenizer.unk_id, tokenizer.start_id, tokenizer.end_id]
@@ -53,3 +58,18 @@ def test_sentencepiece_model_without_pad_at_zero_is_rejected(tmp_path):
     model_file = _train_sentencepiece(tmp_path / "spm")  # unk 0, bos 1, eos 2
     with pytest.raises(ValueError, match="padding piece at id 0"):
         SentencePieceTokenizer(model_file)
+
+
+def test_id_to_token_matches_sentencepiece(tmp_path):
+    sentencepiece = pytest.importorskip("sentencepiece")
+    model_file = _train_sentencepiece(tmp_path / "spm", **PROJECT_IDS)
+    tokenizer = SentencePieceTokenizer(model_file)
+    # The reference is the sentencepiece package's own processor, not
+    # tensorflow-text, which the tokenizer wraps.
+    reference = sentencepiece.SentencePieceProcessor(model_file=model_file)
+    ids = range(tokenizer.vocabulary_size)
+    assert [tokenizer.id_to_token(i) for i in ids] == [reference.id_to_piece(i) for i in ids]
+    assert tokenizer.id_to_token(np.int64(5)) == "[CLS]"
+    for bad in (-1, tokenizer.vocabulary_size, 1.0, True):
+        with pytest.raises(ValueError, match=re.escape(f"i={bad!r}")):
+            tokenizer.id_to_token(bad)
