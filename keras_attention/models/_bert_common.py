@@ -1,21 +1,10 @@
-"""What the BERT encoder and its task models share (not exported)."""
+"""The base of the models that put a head on a `BertEncoder` (not exported)."""
 
 from __future__ import annotations
 
 import keras
 
-
-def bert_initializer():
-    """Truncated normal, stddev 0.02: BERT's initializer for every weight matrix."""
-    return keras.initializers.TruncatedNormal(stddev=0.02)
-
-
-def bert_inputs(*names: str) -> dict:
-    """Symbolic `(batch, None)` int32 inputs named `token_ids`, `segment_ids`, *names."""
-    return {
-        name: keras.Input((None,), dtype="int32", name=name)
-        for name in ("token_ids", "segment_ids") + names
-    }
+from keras_attention.models.bert_encoder import BertEncoder
 
 
 class BertTask(keras.Model):
@@ -30,8 +19,6 @@ class BertTask(keras.Model):
 
     @staticmethod
     def _check_encoder(encoder):
-        from keras_attention.models.bert_encoder import BertEncoder
-
         if not isinstance(encoder, BertEncoder):
             raise ValueError(
                 "`encoder` must be a `BertEncoder`. "

@@ -6,8 +6,8 @@ import keras
 from keras import ops
 
 from keras_attention import _validation
-from keras_attention.models._bert_common import BertTask, bert_initializer, bert_inputs
-from keras_attention.models.bert_encoder import BertEncoder
+from keras_attention.models._bert_common import BertTask
+from keras_attention.models.bert_encoder import BertEncoder, bert_initializer, bert_inputs
 
 __all__ = ["BertClassifier"]
 

@@ -1,4 +1,4 @@
-"""BERT-style bidirectional transformer encoder."""
+"""BERT-style bidirectional transformer encoder (and what its task heads build with)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,23 @@ from keras import ops
 
 from keras_attention.layers import TokenAndPositionEmbedding, TransformerEncoderBlock
 from keras_attention import _validation
-from keras_attention.models._bert_common import bert_initializer, bert_inputs
 from keras_attention.models.bert_presets import BERT_PRESETS
 from keras_attention.models.preset_mixin import PresetMixin
 
 __all__ = ["BertEncoder"]
+
+
+def bert_initializer():
+    """Truncated normal, stddev 0.02: BERT's initializer for every weight matrix."""
+    return keras.initializers.TruncatedNormal(stddev=0.02)
+
+
+def bert_inputs(*names: str) -> dict:
+    """Symbolic `(batch, None)` int32 inputs named `token_ids`, `segment_ids`, *names."""
+    return {
+        name: keras.Input((None,), dtype="int32", name=name)
+        for name in ("token_ids", "segment_ids") + names
+    }
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
