@@ -13,6 +13,11 @@ from keras_attention.data.pipelines import (
     padding_fraction,
     seq2seq_dataset,
 )
+from keras_attention.data.preprocessors import (
+    BertPreprocessor,
+    LanguageModelPreprocessor,
+    Seq2SeqPreprocessor,
+)
 from keras_attention.data.readers import (
     MalformedDataError,
     ReadReport,
@@ -26,9 +31,12 @@ from keras_attention.data.tokenizer import RESERVED_TOKENS, WordPieceTokenizer
 from keras_attention.data.tokenizer_registry import load_tokenizer
 
 __all__ = [
+    "BertPreprocessor",
+    "LanguageModelPreprocessor",
     "MalformedDataError",
     "RESERVED_TOKENS",
     "ReadReport",
+    "Seq2SeqPreprocessor",
     "SentencePieceTokenizer",
     "WordPieceTokenizer",
     "classification_dataset",

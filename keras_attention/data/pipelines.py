@@ -1,10 +1,11 @@
-"""tf.data input pipelines: tokenize in `Dataset.map`, batch, pad with id 0.
+"""tf.data input pipelines: preprocess in `Dataset.map`, batch, pad with id 0.
 
-Each pipeline tokenizes with a tokenizer from this package inside
-`tf.data.Dataset.map` (so strings never reach the model), caches the
-deterministic tokenized examples, then shuffles, optionally repeats, batches
-and prefetches. Everything random draws from `seed`, so two pipelines built
-with the same arguments yield the same batches. The element structure is the
+Each pipeline turns texts into token ids with the task's preprocessor
+(`keras_attention.data.preprocessors`) inside `tf.data.Dataset.map` (so
+strings never reach the model), caches the deterministic preprocessed
+examples, then shuffles, optionally repeats, batches and prefetches.
+Everything random draws from `seed`, so two pipelines built with the same
+arguments yield the same batches. The element structure is the
 `(inputs, targets)` or `(inputs, targets, sample_weights)` that
 `keras.Model.fit` takes.
 """
@@ -16,6 +17,11 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from keras_attention import _validation
+from keras_attention.data.preprocessors import (
+    BertPreprocessor,
+    LanguageModelPreprocessor,
+    Seq2SeqPreprocessor,
+)
 
 __all__ = [
     "classification_dataset",
@@ -25,8 +31,8 @@ __all__ = [
     "seq2seq_dataset",
 ]
 
-# Texts are tokenized this many at a time, then unbatched.
-_TOKENIZE_BATCH_SIZE = 256
+# Texts are preprocessed this many at a time, then unbatched.
+_PREPROCESS_BATCH_SIZE = 256
 # Shuffle buffers hold at most this many examples (all of them when fewer).
 _SHUFFLE_BUFFER_SIZE = 10_000
 _TOKEN_ID_KEYS = ("encoder_token_ids", "decoder_token_ids", "token_ids")
@@ -35,29 +41,25 @@ _MASK_TOKEN_RATE = 0.8
 _RANDOM_TOKEN_RATE = 0.1
 
 
-# === Argument checks ===
-
-
-def _special_id(tokenizer, id_name):
-    token_id = getattr(tokenizer, f"{id_name}_id", None)
-    if token_id is None:
-        raise ValueError(
-            f"The tokenizer must have a `{id_name}_id` for this pipeline. "
-            f"Received: a {type(tokenizer).__name__} without one"
-        )
-    return token_id
-
-
 # === Shared stages ===
 
 
-def _tokenized(dataset, tokenizer):
-    """Maps a dataset of strings to a dataset of 1-D int32 token ids."""
+def _preprocessed(columns, preprocess):
+    """One example per row of `columns` (a tensor, or a tuple of them), made by
+    `preprocess` from batches of rows."""
     return (
-        dataset.batch(_TOKENIZE_BATCH_SIZE)
-        .map(tokenizer.tokenize, num_parallel_calls=tf.data.AUTOTUNE)
+        tf.data.Dataset.from_tensor_slices(columns)
+        .batch(_PREPROCESS_BATCH_SIZE)
+        .map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
         .unbatch()
+        .map(_dense_rows)
     )
+
+
+def _dense_rows(*example):
+    # Unbatched ragged rows have a rank-0 ragged spec; a map returns them as
+    # the dense vectors they are, which `padded_batch` needs.
+    return example[0] if len(example) == 1 else example
 
 
 def _shuffled(dataset, shuffle, seed, repeat, num_examples=_SHUFFLE_BUFFER_SIZE):
@@ -73,21 +75,6 @@ def _shuffled(dataset, shuffle, seed, repeat, num_examples=_SHUFFLE_BUFFER_SIZE)
     if repeat:
         dataset = dataset.repeat()
     return dataset
-
-
-def _bert_examples(texts, tokenizer, sequence_length):
-    """A dataset of "[CLS] tokens [SEP]" id vectors, at most `sequence_length` long."""
-    cls_id = _special_id(tokenizer, "cls")
-    sep_id = _special_id(tokenizer, "sep")
-
-    def add_cls_sep(token_ids):
-        return tf.concat(
-            [[cls_id], token_ids[: sequence_length - 2], [sep_id]], axis=0
-        )
-
-    return _tokenized(tf.data.Dataset.from_tensor_slices(texts), tokenizer).map(
-        add_cls_sep, num_parallel_calls=tf.data.AUTOTUNE
-    )
 
 
 def _bucket_boundaries(max_length, min_boundary=4, growth=1.1):
@@ -121,7 +108,8 @@ def seq2seq_dataset(
     `[START] ids [END]` truncated to `max_length` ids (a long target loses its
     [END]); the decoder reads all but the last of these and is trained to
     predict all but the first, so `targets[:, i]` is the token after
-    `decoder_token_ids[:, i]`. Everything is padded with 0.
+    `decoder_token_ids[:, i]` (`Seq2SeqPreprocessor.teacher_forcing`).
+    Everything is padded with 0.
 
     With `bucket`, examples are grouped by length (the longer of source and
     decoder input, in buckets about 10% wide) before padding to the longest
@@ -165,7 +153,7 @@ def seq2seq_dataset(
         approximate sequence length).
     """
     _validation.integer("batch_size", batch_size, 1)
-    _validation.integer("max_length", max_length, 2)
+    preprocessor = Seq2SeqPreprocessor(source_tokenizer, target_tokenizer, max_length)
     pairs = list(pairs)
     if not pairs:
         raise ValueError("`pairs` must not be empty. Received: pairs=[]")
@@ -179,42 +167,26 @@ def seq2seq_dataset(
                 "`pairs` must contain `(source, target)` string pairs. "
                 f"Received an element {pair!r}"
             )
-    start_id = _special_id(target_tokenizer, "start")
-    end_id = _special_id(target_tokenizer, "end")
-    sources, targets = zip(*pairs)
-    sources = _tokenized(
-        tf.data.Dataset.from_tensor_slices(list(sources)), source_tokenizer
-    )
-    targets = _tokenized(
-        tf.data.Dataset.from_tensor_slices(list(targets)), target_tokenizer
-    )
-
-    def to_example(source_ids, target_ids):
-        target_ids = tf.concat([[start_id], target_ids, [end_id]], axis=0)[:max_length]
-        # Shifted per example, before padding, so no decoder input is [END].
-        return source_ids[:max_length], target_ids[:-1], target_ids[1:]
-
-    dataset = tf.data.Dataset.zip(sources, targets).map(
-        to_example, num_parallel_calls=tf.data.AUTOTUNE
-    )
+    sources, targets = (list(texts) for texts in zip(*pairs))
+    # Shifted per example, before padding, so no decoder input is [END].
+    dataset = _preprocessed((sources, targets), preprocessor.teacher_forcing)
     dataset = _shuffled(dataset, shuffle, seed, repeat, len(pairs))
     if bucket:
+
+        def length(inputs, labels):
+            return tf.maximum(
+                tf.shape(inputs["encoder_token_ids"])[0],
+                tf.shape(inputs["decoder_token_ids"])[0],
+            )
+
         boundaries = _bucket_boundaries(max_length)
         dataset = dataset.bucket_by_sequence_length(
-            element_length_func=lambda source, decoder, _: tf.maximum(
-                tf.shape(source)[0], tf.shape(decoder)[0]
-            ),
+            element_length_func=length,
             bucket_boundaries=boundaries,
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
         )
     else:
         dataset = dataset.padded_batch(batch_size)
-    dataset = dataset.map(
-        lambda source, decoder, target: (
-            {"encoder_token_ids": source, "decoder_token_ids": decoder},
-            target,
-        )
-    )
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
@@ -269,19 +241,17 @@ def language_model_dataset(
         Learners", 2019, §2.
     """
     texts = _validation.texts("texts", texts)
-    _validation.integer("sequence_length", sequence_length, 1)
+    preprocessor = LanguageModelPreprocessor(tokenizer, sequence_length)
     _validation.integer("batch_size", batch_size, 1)
-    end_id = _special_id(tokenizer, "end")
     window = sequence_length + 1
     dataset = (
-        _tokenized(tf.data.Dataset.from_tensor_slices(texts), tokenizer)
-        .map(lambda token_ids: tf.concat([token_ids, [end_id]], axis=0))
+        _preprocessed(texts, preprocessor.encode)
         .unbatch()  # the stream, one id at a time
         .window(window, shift=sequence_length, drop_remainder=True)
         .flat_map(lambda ids: ids.batch(window))
     )
     dataset = _shuffled(dataset, shuffle, seed, repeat)
-    dataset = dataset.batch(batch_size).map(lambda ids: (ids[:, :-1], ids[:, 1:]))
+    dataset = dataset.batch(batch_size).map(preprocessor.next_token_split)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
@@ -347,7 +317,7 @@ def masked_lm_dataset(
         Liu et al., "RoBERTa", 2019, §4.1 (dynamic masking).
     """
     texts = _validation.texts("texts", texts)
-    _validation.integer("sequence_length", sequence_length, 3)
+    preprocessor = BertPreprocessor(tokenizer, sequence_length)
     _validation.integer("batch_size", batch_size, 1)
     if isinstance(mask_rate, bool) or not isinstance(mask_rate, (int, float)) or not (
         0.0 < mask_rate < 1.0
@@ -358,12 +328,13 @@ def masked_lm_dataset(
     if max_predictions is None:
         max_predictions = max(1, round(sequence_length * mask_rate))
     _validation.integer("max_predictions", max_predictions, 1)
-    mask_id = _special_id(tokenizer, "mask")
-    unselectable_ids = [
-        tokenizer.pad_id,
-        _special_id(tokenizer, "cls"),
-        _special_id(tokenizer, "sep"),
-    ]
+    mask_id = tokenizer.mask_id
+    if mask_id is None:
+        raise ValueError(
+            "The tokenizer must have a `mask_id` for masked-LM batches. "
+            f"Received: a {type(tokenizer).__name__} without one"
+        )
+    unselectable_ids = [tokenizer.pad_id, preprocessor.cls_id, preprocessor.sep_id]
     # Ids are shifted down by the number of reserved ids while masking, so
     # that MaskValuesChooser's random tokens, drawn from [0, vocabulary_size
     # - shift), land on ordinary tokens only once shifted back.
@@ -398,21 +369,21 @@ def masked_lm_dataset(
         masked_ids, positions, original_ids = tf_text.mask_language_model(
             token_ids - shift, selector, chooser
         )
-        masked_ids = (masked_ids + shift).to_tensor(shape=[None, sequence_length])
-        inputs = {
-            "token_ids": masked_ids,
-            "segment_ids": tf.zeros_like(masked_ids),
-            "mask_positions": tf.cast(positions, tf.int32).to_tensor(
-                shape=[None, max_predictions]
-            ),
-        }
+        inputs = preprocessor.pad(masked_ids + shift)
+        inputs["mask_positions"] = tf.cast(positions, tf.int32).to_tensor(
+            shape=[None, max_predictions]
+        )
         mask_ids = (original_ids + shift).to_tensor(shape=[None, max_predictions])
         mask_weights = tf.ones_like(original_ids, tf.float32).to_tensor(
             shape=[None, max_predictions]
         )
         return inputs, mask_ids, mask_weights
 
-    dataset = _bert_examples(texts, tokenizer, sequence_length)
+    def encode(texts):
+        token_ids, _ = preprocessor.encode(texts)
+        return token_ids
+
+    dataset = _preprocessed(texts, encode)
     dataset = _shuffled(dataset, shuffle, seed, repeat, len(texts))
     # Not parallel: the masks come from stateful random ops, drawn in order.
     dataset = dataset.ragged_batch(batch_size).map(mask)
@@ -468,7 +439,7 @@ def classification_dataset(
         Devlin et al., "BERT", 2019, §4.1 (sequence classification from [CLS]).
     """
     texts = _validation.texts("texts", texts)
-    _validation.integer("sequence_length", sequence_length, 3)
+    preprocessor = BertPreprocessor(tokenizer, sequence_length)
     _validation.integer("batch_size", batch_size, 1)
     label_ids = _label_ids(list(labels), label_names)
     if len(label_ids) != len(texts):
@@ -476,18 +447,16 @@ def classification_dataset(
             "`labels` must have one label per text. "
             f"Received: {len(label_ids)} labels for {len(texts)} texts"
         )
-    dataset = tf.data.Dataset.zip(
-        _bert_examples(texts, tokenizer, sequence_length),
-        tf.data.Dataset.from_tensor_slices(np.array(label_ids, np.int32)),
-    )
+
+    def encode(texts, labels):
+        token_ids, _ = preprocessor.encode(texts)
+        return token_ids, labels
+
+    # Cached unpadded; padded per batch.
+    dataset = _preprocessed((texts, np.array(label_ids, np.int32)), encode)
     dataset = _shuffled(dataset, shuffle, seed, repeat, len(texts))
-    dataset = dataset.padded_batch(
-        batch_size, padded_shapes=([sequence_length], [])
-    ).map(
-        lambda token_ids, label: (
-            {"token_ids": token_ids, "segment_ids": tf.zeros_like(token_ids)},
-            label,
-        )
+    dataset = dataset.ragged_batch(batch_size).map(
+        lambda token_ids, labels: (preprocessor.pad(token_ids), labels)
     )
     return dataset.prefetch(tf.data.AUTOTUNE)
 
