@@ -3,7 +3,7 @@
 Compares, forward + backward (one optimizer-free gradient step), at batch 32,
 length 256, hidden 256, 4 heads, feed-forward 1024, dropout 0 and 0.1:
 
-  * `MultiHeadSelfAttention`     vs `keras.layers.MultiHeadAttention`
+  * `keras_attention.layers.MultiHeadAttention` vs `keras.layers.MultiHeadAttention`
   * `TransformerEncoderBlock`    vs `keras_hub.layers.TransformerEncoder`
 
 and prints the ratio (ours / peer, > 1 means we are faster), plus the
@@ -31,7 +31,7 @@ import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
 
 from keras_attention.layers import (  # noqa: E402
-    MultiHeadSelfAttention,
+    MultiHeadAttention,
     TransformerEncoderBlock,
 )
 
@@ -125,8 +125,8 @@ def main():
     results = {}
     for dropout in (0.0, 0.1):
         results[("attention", dropout)] = compare(
-            f"MultiHeadSelfAttention vs keras MultiHeadAttention, dropout {dropout}",
-            MultiHeadSelfAttention(HEADS, dropout=dropout),
+            f"MultiHeadAttention vs keras MultiHeadAttention, dropout {dropout}",
+            MultiHeadAttention(HEADS, dropout=dropout),
             keras.layers.MultiHeadAttention(HEADS, HIDDEN // HEADS, dropout=dropout),
             x,
             args,

@@ -5,8 +5,8 @@ backward pass (training) of self-attention, each in a fresh process, and
 reports its peak resident memory above the process's baseline for:
 
   * `keras.layers.MultiHeadAttention`                 (the peer)
-  * `MultiHeadSelfAttention()`                        (ours, full score matrix)
-  * `MultiHeadSelfAttention(query_chunk_size=CHUNK)`  (ours, chunked)
+  * `MultiHeadAttention()`                            (ours, full score matrix)
+  * `MultiHeadAttention(query_chunk_size=CHUNK)`      (ours, chunked)
 
 and prints each of ours as a ratio of the peer's peak (< 1 means less memory).
 Then, in this process, it times the three interleaved (median of 5) and prints
@@ -37,7 +37,7 @@ def build_step(variant: str, length: int, mode: str, chunk: int):
 
     import keras
 
-    from keras_attention.layers import MultiHeadSelfAttention
+    from keras_attention.layers import MultiHeadAttention
 
     x = tf.constant(np.random.default_rng(0).standard_normal((1, length, HIDDEN)), "float32")
     if variant == "keras":
@@ -46,7 +46,7 @@ def build_step(variant: str, length: int, mode: str, chunk: int):
         def attend(x):
             return layer(x, x, use_causal_mask=True)
     else:
-        layer = MultiHeadSelfAttention(
+        layer = MultiHeadAttention(
             HEADS, query_chunk_size=chunk if variant == "chunked" else None
         )
 

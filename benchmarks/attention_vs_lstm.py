@@ -2,7 +2,7 @@
 
 An LSTM must step through the sequence; self-attention computes every position
 at once with matrix products (at a cost quadratic in length). This script
-times one training step (forward + backward) of `MultiHeadSelfAttention` and of
+times one training step (forward + backward) of `MultiHeadAttention` and of
 `keras.layers.LSTM` with the same width, at growing sequence lengths, in the
 same run, and prints LSTM time / attention time (> 1: attention is faster).
 With --plot it also draws docs/images/attention_vs_lstm.png.
@@ -24,7 +24,7 @@ import tensorflow as tf  # noqa: E402
 
 import keras  # noqa: E402
 
-from keras_attention.layers import MultiHeadSelfAttention  # noqa: E402
+from keras_attention.layers import MultiHeadAttention  # noqa: E402
 
 BATCH, WIDTH, HEADS = 16, 128, 4
 LENGTHS = (32, 64, 128, 256, 512)
@@ -58,7 +58,7 @@ def main():
     ratios = []
     for length in LENGTHS:
         x = tf.random.normal((BATCH, length, WIDTH))
-        attention = MultiHeadSelfAttention(HEADS)
+        attention = MultiHeadAttention(HEADS)
         lstm = keras.layers.LSTM(WIDTH, return_sequences=True)
         attention(x), lstm(x)
         ratio = step_time(lstm, x, args.repeats) / step_time(attention, x, args.repeats)

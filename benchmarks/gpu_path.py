@@ -3,7 +3,7 @@
 Times one full training step (`model.train_on_batch`: forward, backward and an
 SGD update) of small models made of
 
-  * `MultiHeadSelfAttention`    and its peer `keras.layers.MultiHeadAttention`
+  * `keras_attention.layers.MultiHeadAttention` and its peer `keras.layers.MultiHeadAttention`
   * `TransformerEncoderBlock`   (the peer is the same block built from Keras
                                  layers; keras-hub's when it is installed)
 
@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 import keras  # noqa: E402
 
 from keras_attention.layers import (  # noqa: E402
-    MultiHeadSelfAttention,
+    MultiHeadAttention,
     TransformerEncoderBlock,
 )
 
@@ -75,7 +75,7 @@ def make_model(kind, side, args, jit):
     inputs = keras.Input((args.length, args.hidden))
     if kind == "attention":
         if side == "ours":
-            outputs = MultiHeadSelfAttention(args.heads)(inputs)
+            outputs = MultiHeadAttention(args.heads)(inputs)
         else:
             outputs = keras.layers.MultiHeadAttention(args.heads, args.hidden // args.heads)(inputs, inputs)
     else:

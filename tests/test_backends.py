@@ -21,7 +21,7 @@ import keras
 
 from keras_attention.layers import (
     FeedForward,
-    MultiHeadSelfAttention,
+    MultiHeadAttention,
     SinusoidalPositionEncoding,
     TokenAndPositionEmbedding,
     TransformerDecoderBlock,
@@ -40,15 +40,15 @@ def _cases(rng):
     padding = (ids != 0).astype("int32")
     return {
         "attention: RoPE, grouped heads, window, causal": (
-            MultiHeadSelfAttention(4, num_key_value_heads=2, attention_window=2, use_rotary_embedding=True),
+            MultiHeadAttention(4, num_key_value_heads=2, attention_window=2, use_rotary_embedding=True),
             {"query": x, "padding_mask": padding},
             {"use_causal_mask": True},
         ),
         "attention: query chunks": (
-            MultiHeadSelfAttention(4, query_chunk_size=4), {"query": x}, {"use_causal_mask": True},
+            MultiHeadAttention(4, query_chunk_size=4), {"query": x}, {"use_causal_mask": True},
         ),
         "cross-attention": (
-            MultiHeadSelfAttention(2), {"query": x, "context": context}, {},
+            MultiHeadAttention(2), {"query": x, "context": context}, {},
         ),
         "encoder block: pre-LN, RMS, SwiGLU": (
             TransformerEncoderBlock(4, 32, normalize_first=True, norm="rms", activation="swiglu"),

@@ -6,6 +6,10 @@ from keras_attention.layers.masks import (
     compute_attention_mask,
     local_window_mask,
 )
+from keras_attention.layers.multi_head_attention import MultiHeadAttention
+
+# Deprecated alias, importable (and registered for loading old `.keras` files)
+# but not part of `__all__`.
 from keras_attention.layers.multi_head_self_attention import MultiHeadSelfAttention
 from keras_attention.layers.position_embedding import PositionEmbedding
 from keras_attention.layers.rotary_embedding import RotaryEmbedding
@@ -23,7 +27,7 @@ from keras_attention.layers.transformer_encoder_block import TransformerEncoderB
 
 __all__ = [
     "FeedForward",
-    "MultiHeadSelfAttention",
+    "MultiHeadAttention",
     "PositionEmbedding",
     "RotaryEmbedding",
     "SinusoidalPositionEncoding",

@@ -8,8 +8,7 @@ import keras
 
 from keras_attention import _validation
 from keras_attention.layers.feed_forward import ACTIVATIONS, FeedForward
-from keras_attention.layers.masks import _validate_window
-from keras_attention.layers.multi_head_self_attention import MultiHeadSelfAttention
+from keras_attention.layers.multi_head_attention import MultiHeadAttention
 
 NORMS = ("layer", "rms")
 
@@ -81,9 +80,9 @@ class TransformerBlock(keras.layers.Layer):
                 f"norm_epsilon={norm_epsilon!r}"
             )
         self.norm_epsilon = float(norm_epsilon)
-        if attention_window is not None:
-            _validate_window(attention_window)
-        self.attention_window = attention_window
+        self.attention_window = _validation.positive_int(
+            "attention_window", attention_window, allow_none=True
+        )
         self.use_rotary_embedding = bool(use_rotary_embedding)
         self.query_chunk_size = _validation.positive_int(
             "query_chunk_size", query_chunk_size, allow_none=True
@@ -102,7 +101,7 @@ class TransformerBlock(keras.layers.Layer):
             )
 
     def _make_attention(self, name, query_shape, context_shape=None, self_attention=True):
-        layer = MultiHeadSelfAttention(
+        layer = MultiHeadAttention(
             num_heads=self.num_heads,
             key_dim=self.key_dim,
             dropout=self.attention_dropout,

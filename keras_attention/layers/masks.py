@@ -15,11 +15,39 @@ from __future__ import annotations
 
 from keras import ops
 
+from keras_attention import _validation
+
 __all__ = [
     "causal_mask",
     "local_window_mask",
     "compute_attention_mask",
+    "keras_mask",
 ]
+
+
+def keras_mask(tensor):
+    """The implicit Keras mask attached to `tensor`, or None.
+
+    Layers such as `keras.layers.Embedding(mask_zero=True)` attach a padding
+    mask to their outputs; the layers of this package use it when no explicit
+    `padding_mask` is passed (but never rely on it across a SavedModel).
+
+    Args:
+        tensor: any tensor.
+
+    Returns:
+        The `(batch, length)` mask, or None when the tensor carries none.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> embedded = keras.layers.Embedding(10, 4, mask_zero=True)(np.array([[3, 0]]))
+    >>> keras.ops.convert_to_numpy(keras_mask(embedded))
+    array([[ True, False]])
+    >>> keras_mask(np.zeros((1, 2))) is None
+    True
+    """
+    return getattr(tensor, "_keras_mask", None)
 
 
 def _positions(query_length, key_length, offset):
@@ -80,17 +108,9 @@ def local_window_mask(query_length, key_length, window, offset=0):
            [0, 1, 1, 1],
            [0, 0, 1, 1]])
     """
-    _validate_window(window)
+    _validation.positive_int("attention_window", window)
     query_positions, key_positions = _positions(query_length, key_length, offset)
     return ops.expand_dims(ops.abs(query_positions - key_positions) <= window, 0)
-
-
-def _validate_window(window):
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise ValueError(
-            "`attention_window` must be an integer >= 1 (or None for global "
-            f"attention). Received: attention_window={window!r}"
-        )
 
 
 def _as_bool(mask):

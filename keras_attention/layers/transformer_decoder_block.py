@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from keras_attention.layers._transformer_block import TransformerBlock
-from keras_attention.layers.multi_head_self_attention import _keras_mask
+from keras_attention.layers.masks import keras_mask
 
 __all__ = ["TransformerDecoderBlock"]
 
@@ -37,12 +37,15 @@ class TransformerDecoderBlock(TransformerBlock):
         encoder_padding_mask: optional `(batch, encoder_length)`.
         use_causal_mask: bool, default True.
         self_attention_cache: optional `(batch, 2, kv_heads, max_length,
-            key_dim)` cache (see `MultiHeadSelfAttention.initial_cache`).
+            key_dim)` cache (see `MultiHeadAttention.initial_cache`); the
+            self-attention then runs `MultiHeadAttention.call_cached`.
         self_attention_cache_index: int or scalar tensor, position of the first
-            token of `decoder_sequence` in the cache.
+            token of `decoder_sequence` in the cache; given exactly when
+            `self_attention_cache` is.
         cross_attention_cache: optional precomputed encoder keys/values
             (`self.cross_attention.project_key_value(encoder_sequence)`); used
-            instead of `encoder_sequence`.
+            instead of `encoder_sequence` (by
+            `MultiHeadAttention.call_with_key_value`).
         return_attention_scores: bool, default False.
         training: bool, enables dropout.
 
@@ -82,12 +85,6 @@ class TransformerDecoderBlock(TransformerBlock):
         self.feed_forward_norm = self._make_norm("feed_forward_norm", shape)
         self.feed_forward_dropout = self._make_dropout("feed_forward_dropout")
 
-    def _attention_sublayer(self, attention, norm, dropout, x, training, **kwargs):
-        """One residual attention sub-layer; returns `(x, extra_outputs)`."""
-        results = attention(self._before(norm, x), training=training, **kwargs)
-        results = results if isinstance(results, tuple) else (results,)
-        return self._after(norm, dropout, results[0], x, training), results[1:]
-
     def call(
         self,
         decoder_sequence,
@@ -114,46 +111,69 @@ class TransformerDecoderBlock(TransformerBlock):
                 "This decoder block has cross-attention: pass `encoder_sequence` "
                 "or `cross_attention_cache`."
             )
+        if (self_attention_cache is None) != (self_attention_cache_index is None):
+            raise ValueError(
+                "`self_attention_cache` and `self_attention_cache_index` go "
+                "together: pass both (cached decoding) or neither. Received: "
+                f"self_attention_cache is None: {self_attention_cache is None}, "
+                f"self_attention_cache_index={self_attention_cache_index!r}"
+            )
         if decoder_padding_mask is None:
-            decoder_padding_mask = _keras_mask(decoder_sequence)
+            decoder_padding_mask = keras_mask(decoder_sequence)
         if encoder_sequence is not None and encoder_padding_mask is None:
-            encoder_padding_mask = _keras_mask(encoder_sequence)
+            encoder_padding_mask = keras_mask(encoder_sequence)
+        options = dict(return_attention_scores=return_attention_scores, training=training)
         scores = {}
 
+        # Causal self-attention; over the fixed-size cache when decoding.
         x = decoder_sequence
-        x, extras = self._attention_sublayer(
-            self.self_attention,
-            self.self_attention_norm,
-            self.self_attention_dropout,
-            x,
-            training,
+        normed = self._before(self.self_attention_norm, x)
+        self_options = dict(
             padding_mask=decoder_padding_mask,
             attention_mask=decoder_attention_mask,
             use_causal_mask=use_causal_mask,
-            cache=self_attention_cache,
-            cache_index=self_attention_cache_index,
-            return_attention_scores=return_attention_scores,
+            **options,
         )
-        if self_attention_cache is not None:
-            self_attention_cache = extras[0]
-        if return_attention_scores:
-            scores["self_attention"] = extras[-1]
-
-        if uses_encoder:
-            x, extras = self._attention_sublayer(
-                self.cross_attention,
-                self.cross_attention_norm,
-                self.cross_attention_dropout,
-                x,
-                training,
-                context=encoder_sequence,
-                padding_mask=decoder_padding_mask,
-                context_padding_mask=encoder_padding_mask,
-                cache=cross_attention_cache,
-                return_attention_scores=return_attention_scores,
+        if self_attention_cache is None:
+            attended = self.self_attention(normed, **self_options)
+            if return_attention_scores:
+                attended, scores["self_attention"] = attended
+        else:
+            results = self.self_attention.call_cached(
+                normed, self_attention_cache, self_attention_cache_index, **self_options
             )
             if return_attention_scores:
-                scores["cross_attention"] = extras[-1]
+                attended, self_attention_cache, scores["self_attention"] = results
+            else:
+                attended, self_attention_cache = results
+        x = self._after(
+            self.self_attention_norm, self.self_attention_dropout, attended, x, training
+        )
+
+        # Cross-attention to the encoder sequence, or to its keys and values
+        # projected once before decoding.
+        if uses_encoder:
+            normed = self._before(self.cross_attention_norm, x)
+            cross_options = dict(
+                padding_mask=decoder_padding_mask,
+                context_padding_mask=encoder_padding_mask,
+                **options,
+            )
+            if cross_attention_cache is None:
+                attended = self.cross_attention(normed, encoder_sequence, **cross_options)
+            else:
+                attended = self.cross_attention.call_with_key_value(
+                    normed, cross_attention_cache, **cross_options
+                )
+            if return_attention_scores:
+                attended, scores["cross_attention"] = attended
+            x = self._after(
+                self.cross_attention_norm,
+                self.cross_attention_dropout,
+                attended,
+                x,
+                training,
+            )
 
         outputs = self._after(
             self.feed_forward_norm,
@@ -168,3 +188,4 @@ class TransformerDecoderBlock(TransformerBlock):
         if return_attention_scores:
             returned += (scores,)
         return returned[0] if len(returned) == 1 else returned
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from keras_attention.layers._transformer_block import TransformerBlock
-from keras_attention.layers.multi_head_self_attention import _keras_mask
+from keras_attention.layers.masks import keras_mask
 
 __all__ = ["TransformerEncoderBlock"]
 
@@ -84,7 +84,7 @@ class TransformerEncoderBlock(TransformerBlock):
         training=None,
     ):
         if padding_mask is None:
-            padding_mask = _keras_mask(inputs)
+            padding_mask = keras_mask(inputs)
         attended = self.self_attention(
             self._before(self.self_attention_norm, inputs),
             padding_mask=padding_mask,

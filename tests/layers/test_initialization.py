@@ -17,7 +17,7 @@ import pytest
 
 from keras_attention.layers import (
     FeedForward,
-    MultiHeadSelfAttention,
+    MultiHeadAttention,
     PositionEmbedding,
     TokenAndPositionEmbedding,
     TransformerDecoderBlock,
@@ -86,12 +86,12 @@ def check(layer, build_shapes, count, expected_std):
 
 
 def test_attention_projections_start_different():
-    layer = MultiHeadSelfAttention(num_heads=4, key_dim=8)
+    layer = MultiHeadAttention(num_heads=4, key_dim=8)
     check(layer, [(2, 5, 32)], 4, glorot_uniform_std)
 
 
 def test_cross_attention_and_grouped_heads_start_different():
-    layer = MultiHeadSelfAttention(
+    layer = MultiHeadAttention(
         num_heads=4, key_dim=8, num_key_value_heads=2, kernel_initializer="he_normal"
     )
     # He et al. 2015: std sqrt(2 / fan_in) (Keras widens the truncated normal
@@ -121,7 +121,7 @@ def test_a_stateful_seed_is_kept():
     # A SeedGenerator-seeded initializer advances on each call: sharing it
     # gives distinct weights, a clone (restarting the generator) would not.
     initializer = keras.initializers.GlorotUniform(seed=keras.random.SeedGenerator(3))
-    layer = MultiHeadSelfAttention(num_heads=4, key_dim=8, kernel_initializer=initializer)
+    layer = MultiHeadAttention(num_heads=4, key_dim=8, kernel_initializer=initializer)
     check(layer, [(2, 5, 32)], 4, glorot_uniform_std)
 
 

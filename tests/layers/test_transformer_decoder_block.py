@@ -68,6 +68,34 @@ def test_decoder_scores_dict(rng):
     assert tuple(scores["cross_attention"].shape) == (BATCH, 2, LENGTH, 7)
 
 
+def test_decoder_cached_step_returns_the_cache_then_the_scores(rng):
+    x, encoder = _x(rng), _x(rng, 7)
+    block = TransformerDecoderBlock(2, 32)
+    block(x, encoder)
+    cache = block.self_attention.initial_cache(BATCH, LENGTH + 2)
+    outputs, cache, scores = block(
+        x[:, :1],
+        self_attention_cache=cache,
+        self_attention_cache_index=0,
+        cross_attention_cache=block.cross_attention.project_key_value(encoder),
+        return_attention_scores=True,
+    )
+    assert tuple(outputs.shape) == (BATCH, 1, HIDDEN)
+    assert tuple(cache.shape) == (BATCH, 2, 2, LENGTH + 2, HIDDEN // 2)
+    assert tuple(scores["self_attention"].shape) == (BATCH, 2, 1, LENGTH + 2)
+    assert tuple(scores["cross_attention"].shape) == (BATCH, 2, 1, 7)
+
+
+def test_decoder_cache_and_cache_index_go_together(rng):
+    block = TransformerDecoderBlock(2, 32)
+    block(_x(rng))
+    cache = block.self_attention.initial_cache(BATCH, LENGTH)
+    with pytest.raises(ValueError, match="go together"):
+        block(_x(rng)[:, :1], self_attention_cache=cache)
+    with pytest.raises(ValueError, match="self_attention_cache_index=2"):
+        block(_x(rng)[:, :1], self_attention_cache_index=2)
+
+
 def test_decoder_cross_attention_misuse(rng):
     gpt_block = TransformerDecoderBlock(2, 32)
     gpt_block(_x(rng))

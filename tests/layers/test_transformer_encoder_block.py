@@ -6,7 +6,7 @@ import pytest
 from keras import ops
 
 from keras_attention.layers import (
-    MultiHeadSelfAttention,
+    MultiHeadAttention,
     TransformerDecoderBlock,
     TransformerEncoderBlock,
 )
@@ -69,7 +69,7 @@ def test_query_chunk_size_reaches_every_attention_layer(rng, block_class):
     chunked.set_weights(full.get_weights())
     np.testing.assert_allclose(_np(chunked(x)), _np(expected), atol=1e-5)
     attention = [
-        layer for layer in chunked._flatten_layers() if isinstance(layer, MultiHeadSelfAttention)
+        layer for layer in chunked._flatten_layers() if isinstance(layer, MultiHeadAttention)
     ]
     assert attention and all(layer.query_chunk_size == 2 for layer in attention)
 
