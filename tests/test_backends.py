@@ -50,6 +50,11 @@ def _cases(rng):
         "cross-attention": (
             MultiHeadAttention(2), {"query": x, "context": context}, {},
         ),
+        "decoder block, cached prefill: RoPE, grouped heads": (
+            TransformerDecoderBlock(2, 32, num_key_value_heads=1, use_rotary_embedding=True),
+            {"decoder_sequence": x[:, :4], "self_attention_cache": np.zeros((2, 2, 1, 6, 8), "float32")},
+            {"self_attention_cache_index": 1},
+        ),
         "encoder block: pre-LN, RMS, SwiGLU": (
             TransformerEncoderBlock(4, 32, normalize_first=True, norm="rms", activation="swiglu"),
             {"inputs": x, "padding_mask": padding},
