@@ -112,7 +112,9 @@ class Seq2SeqPreprocessor(tf.Module):
         reads the outputs shifted right).
     """
 
-    def __init__(self, source_tokenizer, target_tokenizer, max_length: int, name: str | None = None):
+    def __init__(
+        self, source_tokenizer, target_tokenizer, max_length: int, name: str | None = None
+    ):
         super().__init__(name=name)
         self.max_length = _validation.integer("max_length", max_length, 2)
         self.source_tokenizer = source_tokenizer

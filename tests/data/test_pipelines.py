@@ -198,3 +198,33 @@ def test_padding_fraction_counts_token_id_entries():
 def test_arguments_are_validated(pairs, date_tokenizer, build, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         build(pairs, date_tokenizer)
+
+
+def test_pipelines_batch_what_the_preprocessors_make(pairs, date_tokenizer, texts, text_tokenizer):
+    from keras_attention.data import (
+        BertPreprocessor,
+        LanguageModelPreprocessor,
+        Seq2SeqPreprocessor,
+    )
+
+    dataset = seq2seq_dataset(
+        pairs[:16], date_tokenizer, date_tokenizer, 16, 10, shuffle=False, bucket=False
+    )
+    (inputs, targets), = as_numpy(dataset)
+    expected_inputs, expected_targets = Seq2SeqPreprocessor(
+        date_tokenizer, date_tokenizer, 10
+    ).teacher_forcing([s for s, _ in pairs[:16]], [t for _, t in pairs[:16]])
+    for key in ("encoder_token_ids", "decoder_token_ids"):
+        np.testing.assert_array_equal(inputs[key], expected_inputs[key].to_tensor())
+    np.testing.assert_array_equal(targets, expected_targets.to_tensor())
+
+    dataset = classification_dataset(texts[:8], [0] * 8, text_tokenizer, 12, 8, shuffle=False)
+    (inputs, _), = as_numpy(dataset)
+    features, _ = BertPreprocessor(text_tokenizer, 12)(texts[:8])
+    np.testing.assert_array_equal(inputs["token_ids"], features["token_ids"])
+    np.testing.assert_array_equal(inputs["segment_ids"], features["segment_ids"])
+
+    dataset = language_model_dataset(texts[:20], text_tokenizer, 16, 4, shuffle=False)
+    (token_ids, _), = as_numpy(dataset)
+    stream = LanguageModelPreprocessor(text_tokenizer, 16).encode(texts[:20]).flat_values
+    np.testing.assert_array_equal(token_ids, np.reshape(stream[:64], (4, 16)))  # windows every 16 ids

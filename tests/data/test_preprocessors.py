@@ -133,9 +133,8 @@ def test_bert_matches_the_tokenizer_on_real_text(trained_tokenizer, texts):
     length = 10
     features, truncated = BertPreprocessor(trained_tokenizer, length)(texts)
     expected = reference_ids(trained_tokenizer, texts)
-    np.testing.assert_array_equal(
-        features["token_ids"], padded([[CLS] + ids[: length - 2] + [SEP] for ids in expected], length)
-    )
+    wrapped = [[CLS] + ids[: length - 2] + [SEP] for ids in expected]
+    np.testing.assert_array_equal(features["token_ids"], padded(wrapped, length))
     assert truncated.numpy().tolist() == [len(ids) > length - 2 for ids in expected]
 
 
