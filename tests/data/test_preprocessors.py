@@ -13,6 +13,7 @@ from keras_attention.data import (
     BertPreprocessor,
     LanguageModelPreprocessor,
     Seq2SeqPreprocessor,
+    SentencePieceTokenizer,
     WordPieceTokenizer,
     python_docstrings,
 )
@@ -34,9 +35,16 @@ def texts():
     return python_docstrings()[:60] + [""]
 
 
-@pytest.fixture(scope="module")
-def trained_tokenizer(texts):
-    return WordPieceTokenizer.train(texts, 400, show_progress=False)
+# Not module-scoped: a SentencePiece model's resource does not outlive the
+# `keras.backend.clear_session()` that tests/conftest.py runs after each test.
+@pytest.fixture(params=["wordpiece", "sentencepiece"])
+def trained_tokenizer(request, texts, tmp_path_factory):
+    if request.param == "wordpiece":
+        return WordPieceTokenizer.train(texts, 400, show_progress=False)
+    from tests.data.test_sentencepiece_tokenizer import PROJECT_IDS, _train_sentencepiece
+
+    model_file = _train_sentencepiece(tmp_path_factory.mktemp("spm") / "spm", **PROJECT_IDS)
+    return SentencePieceTokenizer(model_file)
 
 
 def words(count):
