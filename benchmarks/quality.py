@@ -56,7 +56,7 @@ from keras_attention.models import Seq2SeqTransformer  # noqa: E402
 from keras_attention.training.metrics import bleu, exact_match  # noqa: E402
 from keras_attention.training.recipe import parse_override, validate_recipe  # noqa: E402
 from keras_attention.training.run import _optimizer  # noqa: E402
-from keras_attention.training.tasks import TranslationTask, split  # noqa: E402
+from keras_attention.tasks import TranslationTask, split  # noqa: E402
 
 # Default cipher task.
 NUM_TRAIN_EXAMPLES = 30_000

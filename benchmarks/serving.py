@@ -38,7 +38,7 @@ CLIENTS = (1, 8, 32)
 
 
 def _export(directory: Path) -> Path:
-    from keras_attention.training import train
+    from keras_attention.runs import train
 
     out = directory / "dates"
     overrides = ["training.epochs=1", "training.steps_per_epoch=4", "training.batch_size=16",

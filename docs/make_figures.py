@@ -134,14 +134,11 @@ def it_attention(path):
 
 
 def dates_run(run_dir: Path, text: str):
-    from keras_attention.training import load_run, train
-    from keras_attention.visualization import plot_attention
+    from keras_attention.runs import Run, train
 
     if not (run_dir / "model.keras").exists():
         train(ROOT / "models" / "dates.toml", run_dir)
-    task, model = load_run(run_dir)
-    scores, query_tokens, key_tokens, title = task.attention(model, text)
-    plot_attention(scores, query_tokens, key_tokens, IMAGES / "dates_attention.png", title=title)
+    Run.load(run_dir).attention(text, IMAGES / "dates_attention.png")
     shutil.copy(run_dir / "training_curves.png", IMAGES / "training_curves.png")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def _train(args) -> int:
-    from keras_attention.training import train
+    from keras_attention.runs import train
 
     out = args.out or str(Path("runs") / Path(args.recipe).stem)
     train(args.recipe, out, overrides=args.set, data_path=args.data)
@@ -17,7 +17,7 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from keras_attention.training import evaluate
+    from keras_attention.runs import evaluate
 
     evaluate(args.run, data_path=args.data)
     return 0
@@ -25,33 +25,29 @@ def _evaluate(args) -> int:
 
 def _predict(args) -> int:
     """translate / generate / classify: the run's task maps texts to texts."""
-    from keras_attention.training import load_run
+    from keras_attention.runs import Run
 
-    task, model = load_run(args.run)
-    expected = {"translate": "translation", "generate": "language_model", "classify": "classification"}
-    if task.kind != expected[args.command]:
+    run = Run.load(args.run)
+    if run.task.command != args.command:
         raise ValueError(
-            f"`{args.command}` needs a {expected[args.command]} run; "
-            f"{args.run} is a {task.kind} run."
+            f"`{args.command}` needs a {args.task_kind} run; {args.run} is a {run.kind} run"
+            + (f" (use `keras-attention {run.task.command}`)." if run.task.command else ".")
         )
-    for text, output in zip(args.text, task.predict(model, args.text)):
+    for text, output in zip(args.text, run.predict(args.text)):
         print(f"{text}\t{output}")
     return 0
 
 
 def _attention(args) -> int:
-    from keras_attention.training import load_run
-    from keras_attention.visualization import plot_attention
+    from keras_attention.runs import Run
 
-    task, model = load_run(args.run)
-    scores, query_tokens, key_tokens, title = task.attention(model, args.text)
-    path = plot_attention(scores, query_tokens, key_tokens, args.out, title=title)
+    path, title = Run.load(args.run).attention(args.text, args.out)
     print(f"{title}\nAttention heatmaps written to {path}")
     return 0
 
 
 def _export(args) -> int:
-    from keras_attention.export import export_run
+    from keras_attention.runs import export_run
 
     path = export_run(args.run, args.out, overwrite=args.overwrite)
     print(f"SavedModel written to {path}")
@@ -135,15 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", help="the data file the run was trained on, if not embedded")
     evaluate.set_defaults(handler=_evaluate)
 
-    for name, help_text in (
-        ("translate", "translate texts with a trained translation run"),
-        ("generate", "continue prompts with a trained language-model run"),
-        ("classify", "label texts with a trained classification run"),
-    ):
-        command = commands.add_parser(name, help=help_text)
-        command.add_argument("run", help="a run directory")
-        command.add_argument("text", nargs="+")
-        command.set_defaults(handler=_predict)
+    from keras_attention.tasks import TASKS
+
+    for task in TASKS.values():  # translate, generate, classify: one per task that answers texts
+        if task.command:
+            command = commands.add_parser(task.command, help=task.command_help)
+            command.add_argument("run", help="a run directory")
+            command.add_argument("text", nargs="+")
+            command.set_defaults(handler=_predict, task_kind=task.kind)
 
     attention = commands.add_parser(
         "attention", help="draw per-layer, per-head attention heatmaps for a text"

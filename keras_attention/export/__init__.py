@@ -1,6 +1,9 @@
-"""SavedModel export (text in, text out) and a local TF-Serving-compatible REST server."""
+"""SavedModel export (text in, text out) and a local TF-Serving-compatible REST server.
 
-from keras_attention.export.saved_model import export_run, export_task
+To export a finished run directory, use `keras_attention.runs.Run.load(path).export()`.
+"""
+
+from keras_attention.export.saved_model import export_task
 from keras_attention.export.server import ModelServer, serve
 
-__all__ = ["ModelServer", "export_run", "export_task", "serve"]
+__all__ = ["ModelServer", "export_task", "serve"]

@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from keras_attention.export.errors import RequestError
+
 __all__ = ["BatchingRunner"]
 
 
@@ -139,8 +141,6 @@ class BatchingRunner:
 
     async def _call(self, batch: list[_Pending]) -> list:
         """One model call for the batch, split back; a rejected batch is retried request by request."""
-        from keras_attention.export.server import RequestError
-
         loop = asyncio.get_running_loop()
         calls = [pending.call for pending in batch]
         first = calls[0]

@@ -5,7 +5,8 @@ SavedModel needs only TensorFlow and tensorflow-text (for its tokenizer ops) —
 never this package. Every signature has an explicit input signature: no shape
 is frozen from a first call.
 
-Signatures by task:
+Each task (`keras_attention.tasks`) declares its signatures in
+`serving_signatures`:
 
 | task | `serving_default` inputs | outputs |
 |---|---|---|
@@ -29,156 +30,11 @@ import shutil
 from pathlib import Path
 
 import keras
-import tensorflow as tf
 
+from keras_attention import __version__
 from keras_attention._files import remove_stale_scratch, scratch_path
-from keras_attention.models.generation import TemperatureSampler
-from keras_attention.training.tasks import pad_token_ids
 
-__all__ = ["export_run", "export_task"]
-
-_TEXT = tf.TensorSpec([None], tf.string, name="text")
-
-
-def _ids(name):
-    return tf.TensorSpec([None, None], tf.int32, name=name)
-
-
-class _SeedHolder(keras.layers.Layer):
-    """Keeps the sampling seed generator (a variable) inside the SavedModel."""
-
-    def __init__(self, seed: int = 0, **kwargs):
-        super().__init__(**kwargs)
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.built = True
-
-
-def _bert_ids(tokenizer, texts, length):
-    """`[CLS] tokens [SEP]` padded to `length`, as the training pipelines build them."""
-    token_ids = tokenizer.tokenize(texts)
-    column = tf.ones([tf.shape(texts)[0], 1], token_ids.dtype)
-    wrapped = tf.concat(
-        [
-            tf.RaggedTensor.from_tensor(column * tokenizer.cls_id),
-            token_ids[:, : length - 2],
-            tf.RaggedTensor.from_tensor(column * tokenizer.sep_id),
-        ],
-        axis=1,
-    )
-    ids, _ = pad_token_ids(wrapped, length)
-    return ids, token_ids.row_lengths() > length - 2
-
-
-def _translation(task, model, seeds):
-    source, target = task.source_tokenizer, task.target_tokenizer
-
-    def serve(text):
-        # The task's one decode path: what evaluation scored is what is served.
-        outputs = task.translate(model, text)
-        return {name: outputs[name] for name in ("translation", "score", "truncated", "valid")}
-
-    def logits(encoder_token_ids, decoder_token_ids):
-        inputs = {"encoder_token_ids": encoder_token_ids, "decoder_token_ids": decoder_token_ids}
-        return {"logits": model(inputs)}
-
-    signatures = {
-        "serving_default": (serve, [_TEXT]),
-        "token_ids_to_logits": (logits, [_ids("encoder_token_ids"), _ids("decoder_token_ids")]),
-    }
-    return signatures, [source, target]
-
-
-def _language_model(task, model, seeds):
-    tokenizer = task.tokenizer
-    prompt_limit = task.data_config["max_length"]
-    limit = model.max_sequence_length
-
-    def serve(prompt, max_new_tokens, temperature):
-        token_ids = tokenizer.tokenize(prompt)
-        truncated = token_ids.row_lengths() > prompt_limit
-        token_ids = token_ids[:, :prompt_limit]
-        # An empty prompt starts after an end-of-text token, as every text
-        # does in the training stream.
-        lengths = tf.cast(token_ids.row_lengths(), tf.int32)
-        token_ids = tf.where(
-            lengths[:, None] > 0,
-            token_ids.to_tensor(default_value=0, shape=[None, prompt_limit]),
-            tf.pad(tf.fill([tf.shape(prompt)[0], 1], tf.cast(tokenizer.end_id, token_ids.dtype)),
-                   [[0, 0], [0, prompt_limit - 1]]),
-        )
-        lengths = tf.maximum(lengths, 1)
-        width = tf.reduce_max(lengths)
-        new_tokens = tf.clip_by_value(max_new_tokens, 1, limit - width)
-        buffer = tf.pad(tf.cast(token_ids[:, :width], tf.int32), [[0, 0], [0, new_tokens]])
-        prompt_mask = tf.range(width + new_tokens)[None, :] < lengths[:, None]
-        tokens = model.decode(
-            buffer,
-            prompt_mask,
-            tf.reduce_min(lengths),
-            TemperatureSampler(temperature),
-            seed_generator=seeds.seed_generator,
-        )
-        return {"text": tokenizer.detokenize(tokens), "truncated": truncated}
-
-    def logits(token_ids):
-        return {"logits": model(token_ids)}
-
-    signatures = {
-        "serving_default": (
-            serve,
-            [
-                tf.TensorSpec([None], tf.string, name="prompt"),
-                tf.TensorSpec([], tf.int32, name="max_new_tokens"),
-                tf.TensorSpec([], tf.float32, name="temperature"),
-            ],
-        ),
-        "token_ids_to_logits": (logits, [_ids("token_ids")]),
-    }
-    return signatures, [tokenizer]
-
-
-def _bert_logits(model):
-    def logits(token_ids, segment_ids):
-        outputs = model({"token_ids": token_ids, "segment_ids": segment_ids})
-        return outputs if isinstance(outputs, dict) else {"logits": outputs}
-
-    return (logits, [_ids("token_ids"), _ids("segment_ids")])
-
-
-def _classification(task, model, seeds):
-    tokenizer, length = task.tokenizer, task.data_config["max_length"]
-    label_names = tf.constant(task.label_names)
-
-    def serve(text):
-        token_ids, truncated = _bert_ids(tokenizer, text, length)
-        logits = model({"token_ids": token_ids, "segment_ids": tf.zeros_like(token_ids)})
-        probabilities = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
-        label = tf.gather(label_names, tf.argmax(probabilities, axis=-1))
-        return {"probabilities": probabilities, "label": label, "truncated": truncated}
-
-    signatures = {"serving_default": (serve, [_TEXT]), "token_ids_to_logits": _bert_logits(model)}
-    return signatures, [tokenizer]
-
-
-def _masked_lm(task, model, seeds):
-    tokenizer, length = task.tokenizer, task.data_config["max_length"]
-    encoder = model.encoder
-
-    def serve(text):
-        token_ids, truncated = _bert_ids(tokenizer, text, length)
-        outputs = encoder({"token_ids": token_ids, "segment_ids": tf.zeros_like(token_ids)})
-        return {"pooled_output": tf.cast(outputs["pooled_output"], tf.float32), "truncated": truncated}
-
-    signatures = {"serving_default": (serve, [_TEXT]), "token_ids_to_logits": _bert_logits(encoder)}
-    return signatures, [tokenizer]
-
-
-_EXPORTERS = {
-    "translation": _translation,
-    "language_model": _language_model,
-    "classification": _classification,
-    "masked_lm": _masked_lm,
-}
+__all__ = ["MARKER", "check_replaceable", "export_task"]
 
 
 MARKER = Path("assets") / "keras_attention_export.json"
@@ -244,7 +100,8 @@ def export_task(task, model, path: str | Path, overwrite: bool = False) -> Path:
     """Export a trained `model` of `task` (with its tokenizers) to a SavedModel at `path`.
 
     Args:
-        task: a loaded `keras_attention.training.tasks.Task` (tokenizers ready).
+        task: a `keras_attention.tasks.Task` with its tokenizers loaded; its
+            `serving_signatures(model)` are the endpoints.
         model: the task's trained model.
         path: the SavedModel directory to create.
         overwrite: replace an existing export this library wrote (atomically);
@@ -255,34 +112,13 @@ def export_task(task, model, path: str | Path, overwrite: bool = False) -> Path:
     """
     path = Path(path)
     check_replaceable(path, overwrite)  # before the (slow) tracing
-    if task.kind not in _EXPORTERS:
-        raise ValueError(f"No exporter for task {task.kind!r}. Known: {sorted(_EXPORTERS)}")
-    seeds = _SeedHolder(task.recipe["evaluation"]["seed"])
-    signatures, tokenizers = _EXPORTERS[task.kind](task, model, seeds)
+    signatures, tracked = task.serving_signatures(model)
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.track(seeds)
-    for tokenizer in tokenizers:
-        archive.track(tokenizer)
+    for trackable in tracked:
+        archive.track(trackable)
     for name, (function, input_signature) in signatures.items():
         archive.add_endpoint(name, function, input_signature=input_signature)
-    from keras_attention import __version__
-
     marker = {"library": "keras-attention", "version": __version__, "task": task.kind}
     _write_atomically(archive, path, overwrite, marker)
     return path
-
-
-def export_run(run_dir: str | Path, path: str | Path | None = None, overwrite: bool = False) -> Path:
-    """Export a finished run directory (default target: `RUN/export`).
-
-    With `overwrite`, an existing export this library wrote (it holds `MARKER`)
-    is replaced atomically; anything else at `path` (a run directory, other
-    files) raises `FileExistsError` before the run is loaded.
-    """
-    from keras_attention.training import load_run
-
-    path = Path(path or Path(run_dir) / "export")
-    check_replaceable(path, overwrite)  # before loading the run
-    task, model = load_run(run_dir)
-    return export_task(task, model, path, overwrite=overwrite)

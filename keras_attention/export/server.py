@@ -50,17 +50,12 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from keras_attention.export.batching import BatchingRunner
+from keras_attention.export.errors import RequestError
+
 __all__ = ["ModelServer", "RequestError", "serve"]
 
 _LOG = logging.getLogger("keras_attention.serve")
-
-
-class RequestError(ValueError):
-    """A client error, answered with `status` (400 unless told) and `{"error": message}`."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
 
 
 class ServeError(ValueError):
@@ -680,8 +675,6 @@ def serve(path: str | Path, port: int = 8501, host: str = "127.0.0.1", name: str
         server = ModelServer(path, name, max_sequence_length=max_sequence_length,
                              max_batch_size=max_batch_size)
         if enable_batching:
-            from keras_attention.export.batching import BatchingRunner
-
             runner = BatchingRunner(server, max_batch_size, batch_timeout_ms / 1000, num_threads)
         else:
             runner = _DirectRunner(server, num_threads)

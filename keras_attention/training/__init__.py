@@ -1,9 +1,9 @@
-"""Training: schedules, losses, metrics, recipes, strategies and the run loop."""
+"""Training: schedules, losses, metrics, recipes, strategies and the run loop
+(`training.run.train`; a finished run is a `keras_attention.runs.Run`)."""
 
 from keras_attention.training.losses import MaskedSparseCategoricalCrossentropy
 from keras_attention.training.metrics import MaskedAccuracy, bleu, exact_match, perplexity
 from keras_attention.training.recipe import RecipeError, load_recipe
-from keras_attention.training.run import evaluate, load_run, train
 from keras_attention.training.schedules import TransformerSchedule
 from keras_attention.training.strategy import get_strategy
 
@@ -13,11 +13,8 @@ __all__ = [
     "RecipeError",
     "TransformerSchedule",
     "bleu",
-    "evaluate",
     "exact_match",
     "get_strategy",
     "load_recipe",
-    "load_run",
     "perplexity",
-    "train",
 ]

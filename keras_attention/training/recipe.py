@@ -21,9 +21,8 @@ except ModuleNotFoundError:  # Python < 3.11
 
 __all__ = ["DEFAULTS", "CHOICES", "RecipeError", "load_recipe", "parse_override", "validate_recipe"]
 
-TASKS = ("translation", "language_model", "masked_lm", "classification")
-
 DEFAULTS: dict = {
+    # One of `keras_attention.tasks.TASKS` (checked by `tasks.get_task`).
     "task": {"kind": "translation"},
     "data": {
         # "embedded:dates", "embedded:docstrings", "embedded:docstring_topics",
@@ -73,7 +72,6 @@ DEFAULTS: dict = {
 }
 
 CHOICES = {
-    ("task", "kind"): TASKS,
     ("training", "mixed_precision"): ("float32", "mixed_float16", "mixed_bfloat16"),
     ("training", "strategy"): ("default", "mirrored", "multi_worker"),
     ("evaluation", "output_constraint"): ("", "iso_date"),

@@ -4,6 +4,7 @@ A run directory holds everything a run produced and needs to resume:
 
     recipe.toml            the complete recipe (defaults filled in, overrides applied)
     tokenizer/ ...         the tokenizer(s)
+    test_split.jsonl       the held-out examples (`evaluate` reads them back)
     logs/                  TensorBoard logs
     history.csv            per-epoch metrics
     training_curves.png    loss and accuracy per epoch
@@ -37,13 +38,14 @@ from pathlib import Path
 import keras
 
 from keras_attention._files import DirectoryLock, write_text_atomically
+from keras_attention.export.saved_model import check_replaceable, export_task
+from keras_attention.tasks import get_task
 from keras_attention.training.callbacks import AtomicBackupAndRestore, StopOnNaN
 from keras_attention.training.recipe import dump_recipe, load_recipe
 from keras_attention.training.schedules import TransformerSchedule
 from keras_attention.training.strategy import get_strategy, patch_keras_for_multi_worker
-from keras_attention.training.tasks import get_task
 
-__all__ = ["train", "evaluate", "load_run", "plot_history"]
+__all__ = ["plot_history", "train"]
 
 
 def _optimizer(recipe: dict, hidden_dim: int) -> keras.optimizers.Optimizer:
@@ -100,13 +102,15 @@ def _worker_index() -> int:
 
 
 _STAGING = ".train-in-progress"
+# The held-out examples, so `evaluate` needs neither the data file nor --data.
+TEST_SPLIT = "test_split.jsonl"
 _FIT_DONE = "fit.json"
 _INSTALLING = "installing.json"
 # What `train` writes into a run directory: the only names a re-train replaces.
 # `model.keras` and `recipe.toml` first: with them, a directory is a run (see _is_run).
 _OUTPUTS = (
     "model.keras", "recipe.toml", "tokenizer", "source_tokenizer", "target_tokenizer",
-    "label_names.json", "logs", "history.csv", "training_curves.png", "metrics.json", "export",
+    "label_names.json", TEST_SPLIT, "logs", "history.csv", "training_curves.png", "metrics.json", "export",
 )
 
 
@@ -252,8 +256,6 @@ def train(
     `training.checkpoint_every` steps are lost), or at evaluation when fit had
     finished. A second `train` into a directory in use is refused.
     """
-    from keras_attention.export.saved_model import check_replaceable, export_task
-
     recipe = load_recipe(recipe_path, overrides)
     recipe_text = dump_recipe(recipe)
     training = recipe["training"]
@@ -282,6 +284,8 @@ def train(
         if state == "fitted":
             log(f"Resuming the interrupted run in {run_dir}: training had finished; evaluating.")
         task.prepare_tokenizers(work, show_progress=chief, reuse=state != "fresh")
+        if chief:
+            task.save_test_split(work / TEST_SPLIT)
         write_text_atomically(work / "recipe.toml", recipe_text)
         if state == "fitted":
             model = keras.saving.load_model(work / "model.keras")
@@ -305,28 +309,4 @@ def train(
     export = run_dir / "export"
     log(f"Run directory: {run_dir}" + (f"  (curves: {curves.name})" if curves else ""))
     log(f"SavedModel (text in, text out): {export}  —  serve it with: keras-attention serve {export}")
-    return metrics
-
-
-def load_run(run_dir: str | Path):
-    """`(task, model)` of a finished run, with its data split and tokenizers."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "model.keras").exists():
-        raise FileNotFoundError(
-            f"{run_dir} is not a finished run directory (no model.keras in it)."
-        )
-    recipe = load_recipe(run_dir / "recipe.toml")
-    task = get_task(recipe)
-    task.load_tokenizers(run_dir)
-    model = keras.saving.load_model(run_dir / "model.keras")
-    return task, model
-
-
-def evaluate(run_dir: str | Path, data_path: str | None = None, log=print) -> dict:
-    """Re-evaluate a finished run on its held-out split and rewrite metrics.json."""
-    task, model = load_run(run_dir)
-    task.load_data(data_path)
-    with DirectoryLock(run_dir, "keras-attention evaluate"):
-        metrics = task.evaluate(model, log=log)
-        write_text_atomically(Path(run_dir) / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     return metrics

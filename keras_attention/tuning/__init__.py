@@ -1,19 +1,6 @@
-"""Keras Tuner hypermodels for every model family, and the search runner."""
+"""Keras Tuner: the hypermodel of a task's model, and the search runner."""
 
-from keras_attention.tuning.hypermodels import (
-    BertClassifierHyperModel,
-    GPTHyperModel,
-    Seq2SeqHyperModel,
-    hypermodel_for,
-)
+from keras_attention.tuning.hypermodels import DEFAULT_SPACE, TaskHyperModel
 from keras_attention.tuning.search import launch_distributed_search, load_spec, run_search
 
-__all__ = [
-    "BertClassifierHyperModel",
-    "GPTHyperModel",
-    "Seq2SeqHyperModel",
-    "hypermodel_for",
-    "launch_distributed_search",
-    "load_spec",
-    "run_search",
-]
+__all__ = ["DEFAULT_SPACE", "TaskHyperModel", "launch_distributed_search", "load_spec", "run_search"]

@@ -1,4 +1,4 @@
-"""Keras Tuner hypermodels, one per model family.
+"""The Keras Tuner hypermodel of a task's model.
 
 Fixed choices (the task: data, vocabulary, lengths; the fixed recipe values)
 are made in `__init__`; the whole search space is declared in `build(hp)`,
@@ -8,20 +8,12 @@ size: the head choices are filtered to values that divide every hidden size.
 
 from __future__ import annotations
 
-import copy
-
 import keras
 import keras_tuner
 
 from keras_attention.training.schedules import TransformerSchedule
 
-__all__ = [
-    "BertClassifierHyperModel",
-    "DEFAULT_SPACE",
-    "GPTHyperModel",
-    "Seq2SeqHyperModel",
-    "hypermodel_for",
-]
+__all__ = ["DEFAULT_SPACE", "TaskHyperModel"]
 
 # Ranges: lists are choices; [low, high] of floats/ints for dropout,
 # schedule_scale and warmup_steps are intervals.
@@ -38,15 +30,18 @@ DEFAULT_SPACE = {
 }
 
 
-class TransformerHyperModel(keras_tuner.HyperModel):
-    """Shared search space; subclasses turn the sampled values into model arguments."""
-
-    family = ""
-    searches_normalization = True
-    searches_position = True
+class TaskHyperModel(keras_tuner.HyperModel):
+    """The search space of a task's model: what to sample is shared, what
+    the values mean is the task's hook (`Task.tuned_arguments`, and its
+    `searches_normalization` / `searches_position` flags)."""
 
     def __init__(self, task, space: dict | None = None, **kwargs):
         super().__init__(**kwargs)
+        if not task.tunable:
+            raise ValueError(
+                f"Task {task.kind!r} has no search space. Tunable tasks: "
+                "every task whose `tunable` is True in keras_attention.tasks.TASKS"
+            )
         self.task = task
         self.space = {**DEFAULT_SPACE, **(space or {})}
         hidden = self.space["hidden_dim"]
@@ -70,83 +65,27 @@ class TransformerHyperModel(keras_tuner.HyperModel):
             ),
             "dropout": hp.Float("dropout", *space["dropout"], step=0.05),
         }
-        if self.searches_normalization:
+        if self.task.searches_normalization:
             values["normalize_first"] = bool(hp.Choice("normalize_first", space["normalize_first"]))
-        if self.searches_position:
+        if self.task.searches_position:
             values["position"] = hp.Choice("position", space["position"])
         values["schedule_scale"] = hp.Float("schedule_scale", *space["schedule_scale"], sampling="log")
         values["warmup_steps"] = hp.Int("warmup_steps", *space["warmup_steps"], sampling="log")
         return values
 
     def model_overrides(self, values: dict) -> dict:
-        """Constructor arguments of the family's model for sampled `values`."""
-        overrides = {
-            "num_layers": values["num_layers"],
-            "hidden_dim": values["hidden_dim"],
-            "num_heads": values["num_heads"],
-            "intermediate_dim": values["hidden_dim"] * values["intermediate_multiplier"],
-            "dropout": values["dropout"],
-        }
-        for searched in ("normalize_first", "position"):
-            if searched in values:
-                overrides[searched] = values[searched]
-        return overrides
+        """Constructor arguments of the task's model for sampled `values`."""
+        return self.task.tuned_arguments(values)
 
     def build(self, hp):
         values = self._sample(hp)
-        overrides = self.model_overrides(values)
-        task = copy.copy(self.task)
-        task.recipe = copy.deepcopy(self.task.recipe)
-        task.recipe["model"]["overrides"] = {**task.recipe["model"]["overrides"], **overrides}
-        model = task.build_model()
+        model = self.task.build_model(self.model_overrides(values))
         schedule = TransformerSchedule(
             values["hidden_dim"], values["warmup_steps"], values["schedule_scale"]
         )
         model.compile(
             optimizer=keras.optimizers.Adam(schedule, beta_1=0.9, beta_2=0.98, epsilon=1e-9),
-            loss=task.loss(),
-            weighted_metrics=task.metrics(),  # sample weights apply, as to the loss
+            loss=self.task.loss(),
+            weighted_metrics=self.task.metrics(),  # sample weights apply, as to the loss
         )
         return model
-
-
-class Seq2SeqHyperModel(TransformerHyperModel):
-    """Encoder-decoder Transformer (`translation` recipes)."""
-
-    family = "seq2seq"
-
-    def model_overrides(self, values):
-        overrides = super().model_overrides(values)
-        num_layers = overrides.pop("num_layers")
-        return {"num_encoder_layers": num_layers, "num_decoder_layers": num_layers, **overrides}
-
-
-class GPTHyperModel(TransformerHyperModel):
-    """GPT decoder (`language_model` recipes); always pre-LN, as GPT-2."""
-
-    family = "gpt"
-    searches_normalization = False
-
-
-class BertClassifierHyperModel(TransformerHyperModel):
-    """BERT classifier (`classification` recipes); post-LN with learned positions, as BERT."""
-
-    family = "bert_classifier"
-    searches_normalization = False
-    searches_position = False
-
-
-_BY_TASK = {
-    "translation": Seq2SeqHyperModel,
-    "language_model": GPTHyperModel,
-    "classification": BertClassifierHyperModel,
-}
-
-
-def hypermodel_for(task, space: dict | None = None) -> TransformerHyperModel:
-    """The hypermodel of a task's model family."""
-    if task.kind not in _BY_TASK:
-        raise ValueError(
-            f"No hypermodel for task {task.kind!r}. Tunable tasks: {sorted(_BY_TASK)}"
-        )
-    return _BY_TASK[task.kind](task, space)

@@ -26,8 +26,8 @@ from pathlib import Path
 import keras_tuner
 
 from keras_attention.training.recipe import RecipeError, dump_recipe, load_recipe
-from keras_attention.training.tasks import get_task
-from keras_attention.tuning.hypermodels import DEFAULT_SPACE, hypermodel_for
+from keras_attention.tasks import get_task
+from keras_attention.tuning.hypermodels import DEFAULT_SPACE, TaskHyperModel
 
 try:
     import tomllib
@@ -172,7 +172,7 @@ def run_search(spec_path: str | Path, out_dir: str | Path, log=print) -> dict:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     recipe, task = _prepare(spec, out_dir, log)
-    hypermodel = hypermodel_for(task, spec["space"])
+    hypermodel = TaskHyperModel(task, spec["space"])
     tuner = _tuner(spec, hypermodel, out_dir)
     train_data, validation_data = task.datasets()
     if validation_data is None and spec["tuner"]["objective"].startswith("val_"):

@@ -21,7 +21,7 @@ COMMON = ["training.epochs=1", "training.steps_per_epoch=4", "training.batch_siz
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory):
     """`trained(recipe_name) -> (run_dir, task, model)`, training each recipe once."""
-    from keras_attention.training import load_run, train
+    from keras_attention.runs import Run, train
 
     cache = {}
 
@@ -29,8 +29,8 @@ def trained(tmp_path_factory):
         if name not in cache:
             out = tmp_path_factory.mktemp(name) / "run"
             train(ROOT / "models" / f"{name}.toml", out, TINY[name] + COMMON, log=lambda *_: None)
-            task, model = load_run(out)
-            cache[name] = (out, task, model)
+            run = Run.load(out)
+            cache[name] = (out, run.task, run.model)
         return cache[name]
 
     return get

@@ -133,7 +133,7 @@ def test_saved_model_cli_runs_the_signature(runs):
 
 
 def test_existing_target_is_kept_unless_overwrite(runs, tmp_path):
-    from keras_attention.export import export_run
+    from keras_attention.runs import export_run
 
     out, _, _ = runs["dates"]
     target = tmp_path / "exported"
@@ -162,7 +162,7 @@ def test_an_export_killed_midway_leaves_no_partial_target(runs, tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not target.exists()
-    from keras_attention.export import export_run
+    from keras_attention.runs import export_run
 
     export_run(out, target)  # and a later export succeeds
     assert (target / "saved_model.pb").exists()
@@ -199,7 +199,7 @@ def _dead_pid() -> int:
 
 def test_every_export_carries_the_library_marker(trained, tmp_path):
     import keras_attention
-    from keras_attention.export import export_run
+    from keras_attention.runs import export_run
 
     out, _, _ = trained("dates")
     marker = json.loads((export_run(out, tmp_path / "exported") / "assets" / "keras_attention_export.json").read_text())
@@ -236,7 +236,7 @@ def test_overwrite_never_replaces_a_run_directory_a_file_or_a_foreign_directory(
 
 
 def test_stale_partial_exports_are_cleaned_up_by_the_next_export(trained, tmp_path):
-    from keras_attention.export import export_run
+    from keras_attention.runs import export_run
 
     out, _, _ = trained("dates")
     stale = [tmp_path / f".exported.partial-{_dead_pid()}-0123abcd", tmp_path / ".exported.partial-89abcdef",

@@ -17,7 +17,8 @@ import keras
 
 from keras_attention.models import BertClassifier, BertMaskedLM, GPTDecoder, Seq2SeqTransformer
 from keras_attention.training.recipe import validate_recipe
-from keras_attention.training.tasks import _mean_token_cross_entropy, get_task
+from keras_attention.tasks import get_task
+from keras_attention.tasks.language_model import mean_token_cross_entropy
 from tests.reference.losses import masked_cross_entropy, sparse_cross_entropy, token_cross_entropies
 
 START, END = 1, 2
@@ -168,7 +169,7 @@ def test_mean_token_cross_entropy_is_the_reference_over_batches(rng):
     losses.append(token_cross_entropies(padded_targets[:, :10], np.asarray(model(padded_inputs[:, :10]))))
     count = (targets != 0).sum() + (padded_targets[:, :10] != 0).sum()
     expected = sum(loss.sum() for loss in losses) / count
-    assert _mean_token_cross_entropy(model, dataset) == pytest.approx(expected, rel=1e-5)
+    assert mean_token_cross_entropy(model, dataset) == pytest.approx(expected, rel=1e-5)
 
 
 

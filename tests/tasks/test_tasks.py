@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_attention.training.recipe import load_recipe, validate_recipe
-from keras_attention.training.tasks import TASKS, get_task, split
+from keras_attention.tasks import TASKS, get_task, split
+from keras_attention.training.recipe import RecipeError, load_recipe, validate_recipe
 from tests.tiny import kind_of, overrides
 
 
@@ -29,6 +29,12 @@ def test_unknown_kind_lists_the_available_ones():
     recipe["task"]["kind"] = "speech"
     with pytest.raises(ValueError, match="'speech'.*'classification'"):
         get_task(recipe)
+
+
+def test_the_registry_checks_the_kind_as_a_recipe_error():
+    # The recipe module knows no task names: the registry is the one list.
+    with pytest.raises(RecipeError, match="`task.kind` 'vision' is not a task"):
+        get_task(validate_recipe({"task": {"kind": "vision"}}))
 
 
 # One shipped recipe per task kind (transformer-base needs a corpus of yours).

@@ -32,7 +32,7 @@ HUMAN_DATES = {
 
 @pytest.mark.slow
 def test_the_default_dates_recipe_generalises_and_answers_real_dates(tmp_path):
-    from keras_attention.training import train
+    from keras_attention.runs import train
 
     out = tmp_path / "dates"
     metrics = train(ROOT / "models" / "dates.toml", out, log=lambda *_: None)

@@ -76,13 +76,13 @@ def test_classifier_hypermodel_weights_its_accuracy(rng):
     import keras_tuner
 
     from keras_attention.training.recipe import validate_recipe
-    from keras_attention.training.tasks import get_task
-    from keras_attention.tuning.hypermodels import hypermodel_for
+    from keras_attention.tasks import get_task
+    from keras_attention.tuning.hypermodels import TaskHyperModel
 
     task = get_task(validate_recipe({"task": {"kind": "classification"}, "model": {"preset": "bert_test"}}))
     task.tokenizers["tokenizer"] = SimpleNamespace(vocabulary_size=100)
     task.label_names = [str(label) for label in range(7)]
-    model = hypermodel_for(task).build(keras_tuner.HyperParameters())
+    model = TaskHyperModel(task).build(keras_tuner.HyperParameters())
     token_ids = rng.integers(5, 100, (6, 8)).astype("int32")
     inputs = {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids)}
     predictions = np.argmax(np.asarray(model(inputs)), axis=-1)

@@ -43,7 +43,6 @@ def test_dump_and_load_round_trip(tmp_path):
         ({"training": {"batch_sise": 3}}, "Unknown recipe key `training.batch_sise`. Allowed keys in \\[training\\]"),
         ({"trainig": {}}, "Unknown recipe key `trainig`"),
         ({"training": {"mixed_precision": "fp8"}}, "`training.mixed_precision` must be one of \\['float32', 'mixed_float16', 'mixed_bfloat16'\\]. Received: 'fp8'"),
-        ({"task": {"kind": "vision"}}, "`task.kind` must be one of"),
         ({"training": {"epochs": "ten"}}, "`training.epochs` must be of type int. Received: 'ten'"),
         ({"training": {"batch_size": 0}}, "`training.batch_size` must be >= 1"),
         ({"data": {"test_fraction": 0.7}}, "`data.test_fraction` must be in \\[0, 0.5\\)"),

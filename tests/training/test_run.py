@@ -193,7 +193,7 @@ def test_a_run_killed_after_fit_resumes_at_evaluation(tmp_path, capsys, monkeypa
     import keras
 
     from keras_attention.export import saved_model
-    from keras_attention.training.tasks import TranslationTask
+    from keras_attention.tasks import TranslationTask
 
     out = tmp_path / "run"
     command = ["train", str(ROOT / "models" / "dates.toml"), "--out", str(out), *sets(TINY["translation"] + COMMON)]

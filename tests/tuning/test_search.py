@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from keras_attention.training.recipe import RecipeError
-from keras_attention.tuning import Seq2SeqHyperModel, load_spec, run_search
+from keras_attention.tuning import TaskHyperModel, load_spec, run_search
 
 ROOT = Path(__file__).parents[2]
 
@@ -63,10 +63,10 @@ def test_shipped_specs_are_valid():
 
 def test_heads_are_only_divisors_of_the_hidden_size(spec):
     from keras_attention.training.recipe import load_recipe
-    from keras_attention.training.tasks import get_task
+    from keras_attention.tasks import get_task
 
     loaded = load_spec(spec())
-    hypermodel = Seq2SeqHyperModel(get_task(load_recipe(loaded["recipe"])), loaded["space"])
+    hypermodel = TaskHyperModel(get_task(load_recipe(loaded["recipe"])), loaded["space"])
     assert hypermodel.head_choices == [2, 4]  # 3 divides neither 16 nor 32
 
 

@@ -1,0 +1,296 @@
+"""The base every task builds on: what is the same for translation, language
+modelling, masked LM and classification.
+
+A task owns, in one place, everything that differs between them: reading its
+data, its preprocessor (text -> ids in TF ops, the same object in `tf.data`,
+evaluation, attention plots and the SavedModel), its model, its one decode
+function, its metrics, its serving signatures and its hypermodel hook. The
+run loop (`keras_attention.training.run`), a loaded run
+(`keras_attention.runs.Run`), the export (`keras_attention.export`) and the
+tuner (`keras_attention.tuning`) drive every task through this interface.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from keras_attention import data
+from keras_attention._files import write_text_atomically
+from keras_attention.training.losses import MaskedSparseCategoricalCrossentropy
+from keras_attention.training.metrics import MaskedAccuracy
+
+__all__ = ["Task", "TextTask", "split"]
+
+TEXT_SPEC = tf.TensorSpec([None], tf.string, name="text")
+
+
+def ids_spec(name: str) -> tf.TensorSpec:
+    """A `(batch, length)` int32 token-id input of a serving signature."""
+    return tf.TensorSpec([None, None], tf.int32, name=name)
+
+
+def split(examples: list, validation_fraction: float, test_fraction: float, seed: int):
+    """Deterministic shuffled split into (train, validation, test)."""
+    examples = list(examples)
+    random.Random(seed).shuffle(examples)
+    num_test = int(round(len(examples) * test_fraction))
+    num_validation = int(round(len(examples) * validation_fraction))
+    test = examples[:num_test]
+    validation = examples[num_test : num_test + num_validation]
+    train = examples[num_test + num_validation :]
+    if not train:
+        raise ValueError(
+            f"No training examples left after the split: {len(examples)} examples, "
+            f"validation_fraction={validation_fraction}, test_fraction={test_fraction}"
+        )
+    return train, validation, test
+
+
+def _example(value):
+    """A JSON-read example as the readers give it: pairs as tuples."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _load_given_tokenizer(path: str):
+    """A recipe's `data.tokenizer`: a saved tokenizer directory or a SentencePiece model file."""
+    if Path(path).is_file():
+        return data.SentencePieceTokenizer(path)
+    return data.load_tokenizer(path)
+
+
+class Task:
+    """Base of the tasks; a subclass fills in the task-specific parts.
+
+    Class attributes a subclass sets:
+        kind: the recipe's `task.kind`.
+        preset_class: the `keras_attention.models` class whose `from_preset`
+            takes `model.overrides`.
+        embedded: `{"embedded:NAME": function returning the examples}`.
+        tunable: whether `keras-attention tune` can search this task's model.
+        command: the CLI verb that answers texts with a run of this task
+            (`translate`, `generate`, `classify`), or None.
+    """
+
+    kind = ""
+    command: str | None = None
+    command_help = ""
+    preset_class: type | None = None
+    embedded: dict = {}
+    tunable = True
+    tokenizer_directories = ("tokenizer",)
+
+    def __init__(self, recipe: dict):
+        self.recipe = recipe
+        self.data_config = recipe["data"]
+        self.seed = recipe["training"]["seed"]
+        self.tokenizers: dict = {}
+        self.report = None
+        self.source = None
+        self.train_examples: list = []
+        self.validation_examples: list = []
+        self.test_examples: list = []
+        self._check_overrides()
+
+    def _check_overrides(self):
+        """Refuse a misspelt `model.overrides` key before any data is read."""
+        accepted = self.preset_class.argument_names()
+        for key in self.recipe["model"]["overrides"]:
+            if key not in accepted:
+                raise ValueError(
+                    f"`model.overrides.{key}` is not an argument of {self.preset_class.__name__}. "
+                    f"Arguments: {', '.join(accepted)}"
+                )
+
+    # --- data -------------------------------------------------------------
+
+    def read_file(self, path: str) -> list:
+        """The examples of a data file of this task's format."""
+        raise NotImplementedError
+
+    def read_examples(self, data_path: str | None = None) -> list:
+        """The task's examples from an embedded source or a file."""
+        source = data_path or self.data_config["source"]
+        self.source = source
+        if source.startswith("embedded:"):
+            if source not in self.embedded:
+                raise ValueError(
+                    f"`data.source` {source!r} is not available for task "
+                    f"{self.kind!r}. Embedded sources: {sorted(self.embedded)}, or a file."
+                )
+            return self.embedded[source](self)
+        return self.read_file(source)
+
+    def load_data(self, data_path: str | None = None):
+        """Read the examples and split them into train / validation / test."""
+        config = self.data_config
+        examples = self.read_examples(data_path)
+        if config["num_examples"]:
+            examples = examples[: config["num_examples"]]
+        self.train_examples, self.validation_examples, self.test_examples = split(
+            examples, config["validation_fraction"], config["test_fraction"], self.seed
+        )
+
+    def tokenizer_texts(self) -> dict[str, list[str]]:
+        """Texts to learn each tokenizer from (training split only)."""
+        raise NotImplementedError
+
+    def prepare_tokenizers(self, run_dir: Path, show_progress: bool = True, reuse: bool = False):
+        """Learn (or load) the tokenizers and save them in `run_dir`.
+
+        With `reuse` (a resumed run) the tokenizers already in `run_dir` are
+        loaded, so the resumed model sees the same ids.
+        """
+        config = self.data_config
+        for name, texts in self.tokenizer_texts().items():
+            directory = run_dir / name
+            if reuse and (directory / "tokenizer.json").exists():
+                self.tokenizers[name] = data.load_tokenizer(directory)
+                continue
+            if config["tokenizer"]:
+                tokenizer = _load_given_tokenizer(config["tokenizer"])
+            else:
+                tokenizer = data.WordPieceTokenizer.train(
+                    texts,
+                    vocabulary_size=config["vocabulary_size"],
+                    lower_case=config["lower_case"],
+                    show_progress=show_progress,
+                )
+            tokenizer.save(directory)
+            self.tokenizers[name] = tokenizer
+
+    def load_tokenizers(self, run_dir: Path):
+        for name in self.tokenizer_directories:
+            self.tokenizers[name] = data.load_tokenizer(run_dir / name)
+
+    @property
+    def tokenizer(self):
+        """The task's tokenizer (tasks with one)."""
+        return self.tokenizers["tokenizer"]
+
+    def dataset(self, examples: list, shuffle: bool) -> tf.data.Dataset:
+        """One split's tf.data pipeline (training batches when `shuffle`)."""
+        raise NotImplementedError
+
+    def _batching(self, shuffle: bool) -> dict:
+        """The pipeline arguments every task shares."""
+        training = self.recipe["training"]
+        return dict(
+            batch_size=training["batch_size"],
+            shuffle=shuffle,
+            seed=self.seed,
+            repeat=shuffle and training["steps_per_epoch"] > 0,
+        )
+
+    def datasets(self):
+        """`(train, validation)` tf.data datasets (validation None when empty)."""
+        validation = (
+            self.dataset(self.validation_examples, False) if self.validation_examples else None
+        )
+        return self.dataset(self.train_examples, True), validation
+
+    def save_test_split(self, path: Path):
+        """Write the test examples as JSON lines, atomically."""
+        lines = "".join(json.dumps(example, ensure_ascii=False) + "\n" for example in self.test_examples)
+        write_text_atomically(path, lines)
+
+    def load_test_split(self, path: Path):
+        """Read back what `save_test_split` wrote (a run's own test split)."""
+        self.source = self.data_config["source"]
+        with Path(path).open(encoding="utf-8") as file:
+            self.test_examples = [_example(json.loads(line)) for line in file if line.strip()]
+
+    def test_split(self) -> list:
+        """The test examples evaluation scores (at most `evaluation.max_examples`)."""
+        examples = self.test_examples[: self.recipe["evaluation"]["max_examples"]]
+        if not examples:
+            raise ValueError("No test examples: set `data.test_fraction` > 0.")
+        return examples
+
+    # --- model ------------------------------------------------------------
+
+    def model_arguments(self) -> dict:
+        """The model's data-derived arguments (vocabulary sizes, lengths)."""
+        raise NotImplementedError
+
+    def build_model(self, overrides: dict | None = None) -> keras.Model:
+        """The recipe's preset with the data-derived arguments, then the
+        recipe's `model.overrides`, then `overrides` (a tuner's values)."""
+        model = self.recipe["model"]
+        arguments = {**self.model_arguments(), **model["overrides"], **(overrides or {})}
+        try:
+            return self.model_class().from_preset(model["preset"], **arguments)
+        except ValueError as error:
+            raise ValueError(
+                f"The recipe's model (preset {model['preset']!r}, `model.overrides` "
+                f"{model['overrides']!r}) is invalid: {error}"
+            ) from None
+
+    def model_class(self) -> type:
+        """The class `build_model` builds (the preset class unless a head wraps it)."""
+        return self.preset_class
+
+    def loss(self):
+        return MaskedSparseCategoricalCrossentropy(
+            label_smoothing=self.recipe["training"]["label_smoothing"]
+        )
+
+    def metrics(self):
+        return [MaskedAccuracy()]
+
+    def model_width(self, model) -> int:
+        return getattr(model, "hidden_dim", None) or model.encoder.hidden_dim
+
+    # --- tuning -----------------------------------------------------------
+
+    # Which architecture choices a search may make for this task's model.
+    searches_normalization = True
+    searches_position = True
+
+    def tuned_arguments(self, values: dict) -> dict:
+        """Model arguments for a tuner's sampled `values` (layers, width, heads...)."""
+        arguments = {
+            "num_layers": values["num_layers"],
+            "hidden_dim": values["hidden_dim"],
+            "num_heads": values["num_heads"],
+            "intermediate_dim": values["hidden_dim"] * values["intermediate_multiplier"],
+            "dropout": values["dropout"],
+        }
+        for searched in ("normalize_first", "position"):
+            if searched in values:
+                arguments[searched] = values[searched]
+        return arguments
+
+    # --- evaluation, inference, serving -------------------------------------
+
+    def evaluate(self, model, log=print) -> dict:
+        raise NotImplementedError
+
+    def predict(self, model, texts: list[str]) -> list[str]:
+        raise NotImplementedError
+
+    def attention(self, model, text: str):
+        """`(scores, query_tokens, key_tokens, title)` to draw for `text`."""
+        raise NotImplementedError
+
+    def serving_signatures(self, model) -> tuple[dict, list]:
+        """`({name: (function, input_signature)}, [objects the export tracks])`:
+        `serving_default` (text in, text out) and `token_ids_to_logits`."""
+        raise NotImplementedError
+
+
+class TextTask(Task):
+    """A task whose examples are plain texts, one tokenizer learned from them."""
+
+    embedded = {"embedded:docstrings": lambda task: data.python_docstrings()}
+
+    def read_file(self, path):
+        texts, self.report = data.read_text(path, strict=self.data_config["strict"])
+        return texts
+
+    def tokenizer_texts(self):
+        return {"tokenizer": list(self.train_examples)}

@@ -1,0 +1,310 @@
+"""Translation: sentence pairs -> `Seq2SeqTransformer`; exact match and BLEU,
+decoded exactly as served."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import tensorflow as tf
+
+from keras_attention import data
+from keras_attention.data.preprocessors import Seq2SeqPreprocessor
+from keras_attention.models import Seq2SeqTransformer
+from keras_attention.tasks.base import TEXT_SPEC, Task, ids_spec
+from keras_attention.training.metrics import bleu, exact_match
+
+__all__ = ["TranslationTask"]
+
+_GENERATION_BATCH = 64
+
+# Output constraints a translation recipe can ask for: strings -> bool, in TF ops.
+CONSTRAINTS = {"iso_date": data.is_iso_date}
+
+
+def _embedded_dates(task) -> list:
+    # Training templates only: the held-out ones are a test split of their
+    # own (`generalization_splits`).
+    pairs = data.date_pairs(task.data_config["num_examples"] or 20000, seed=task.seed)
+    # One example per distinct source, so no test source is seen in training.
+    return list(dict(pairs).items())
+
+
+class TranslationTask(Task):
+    """Sentence pairs -> Seq2SeqTransformer; exact match and BLEU on the test split."""
+
+    kind = "translation"
+    command = "translate"
+    command_help = "translate texts with a trained translation run"
+    preset_class = Seq2SeqTransformer
+    embedded = {"embedded:dates": _embedded_dates}
+    outputs = ("translation", "score", "truncated", "valid")
+
+    @property
+    def tokenizer_directories(self):
+        if self.data_config["shared_vocabulary"]:
+            return ("tokenizer",)
+        return ("source_tokenizer", "target_tokenizer")
+
+    def read_file(self, path):
+        pairs, self.report = data.read_sentence_pairs(path, strict=self.data_config["strict"])
+        return pairs
+
+    def tokenizer_texts(self):
+        sources = [source for source, _ in self.train_examples]
+        targets = [target for _, target in self.train_examples]
+        if self.data_config["shared_vocabulary"]:
+            return {"tokenizer": sources + targets}
+        return {"source_tokenizer": sources, "target_tokenizer": targets}
+
+    @property
+    def source_tokenizer(self):
+        return self.tokenizers.get("source_tokenizer") or self.tokenizers["tokenizer"]
+
+    @property
+    def target_tokenizer(self):
+        return self.tokenizers.get("target_tokenizer") or self.tokenizers["tokenizer"]
+
+    @property
+    def preprocessor(self) -> Seq2SeqPreprocessor:
+        """Strings -> ids for the model, ids -> strings: one object for the
+        pipeline, evaluation, attention plots and the export."""
+        key = (id(self.source_tokenizer), id(self.target_tokenizer), self.data_config["max_length"])
+        if getattr(self, "_preprocessor_key", None) != key:
+            self._preprocessor = Seq2SeqPreprocessor(
+                self.source_tokenizer, self.target_tokenizer, self.data_config["max_length"]
+            )
+            self._preprocessor_key = key
+        return self._preprocessor
+
+    def dataset(self, pairs, shuffle):
+        return data.seq2seq_dataset(
+            pairs,
+            self.source_tokenizer,
+            self.target_tokenizer,
+            max_length=self.data_config["max_length"],
+            **self._batching(shuffle),
+        )
+
+    def model_arguments(self):
+        shared = self.data_config["shared_vocabulary"]
+        return dict(
+            encoder_vocabulary_size=self.source_tokenizer.vocabulary_size,
+            decoder_vocabulary_size=None if shared else self.target_tokenizer.vocabulary_size,
+            max_sequence_length=self.data_config["max_length"],
+        )
+
+    def tuned_arguments(self, values):
+        arguments = super().tuned_arguments(values)
+        num_layers = arguments.pop("num_layers")
+        return {"num_encoder_layers": num_layers, "num_decoder_layers": num_layers, **arguments}
+
+    # --- the one decode path (TensorFlow ops) ------------------------------
+
+    def translate(self, model, texts: tf.Tensor) -> dict:
+        """Translate a batch of strings with the recipe's decoding, in TF ops.
+
+        This is the one decode path of the task: evaluation (`metrics.json`),
+        the CLI, the attention plots and the SavedModel's `serving_default`
+        all call it, so what is scored is what is served. An empty (or blank)
+        text translates to "". With `evaluation.output_constraint` (e.g.
+        "iso_date"), the answer is the best beam that satisfies it, or "" with
+        `valid` false when none does.
+
+        Returns:
+            A dict of `translation` string `(batch,)`, `score` float32
+            `(batch,)` (the chosen beam's length-normalised log-probability),
+            `truncated` bool `(batch,)`, `valid` bool `(batch,)` (a non-empty
+            answer that satisfies the constraint, if any) and `token_ids`
+            int32 `(batch, max_length)` (the chosen beam, from [START]).
+        """
+        evaluation = self.recipe["evaluation"]
+        target = self.target_tokenizer
+        source_ids, truncated = self.preprocessor.encoder_token_ids(texts)
+        sequences, scores = model.decode_beams(
+            source_ids,
+            target.start_id,
+            target.end_id,
+            self.data_config["max_length"],
+            evaluation["beam_size"],
+            evaluation["length_penalty"],
+        )
+        empty = tf.equal(tf.strings.length(tf.strings.strip(texts)), 0)
+        # (batch, beam) translations, best first.
+        beams = tf.reshape(
+            self.preprocessor.detokenize(tf.reshape(sequences, [-1, tf.shape(sequences)[-1]])),
+            tf.shape(scores),
+        )
+        constraint = evaluation["output_constraint"]
+        if constraint:
+            # The best hypothesis that satisfies the constraint; none: "" and
+            # valid=False, never a made-up answer.
+            allowed = tf.reshape(CONSTRAINTS[constraint](tf.reshape(beams, [-1])), tf.shape(scores))
+            valid = tf.logical_and(tf.reduce_any(allowed, axis=1), tf.logical_not(empty))
+            choice = tf.argmax(tf.cast(allowed, tf.int32), axis=1, output_type=tf.int32)
+        else:
+            valid = tf.logical_not(empty)
+            choice = tf.zeros_like(scores[:, 0], tf.int32)
+        best = tf.gather(sequences, choice, batch_dims=1)
+        best = tf.where(valid[:, None], best, tf.zeros_like(best))
+        return {
+            "translation": tf.where(valid, tf.gather(beams, choice, batch_dims=1), ""),
+            "score": tf.gather(scores, choice, batch_dims=1),
+            "truncated": truncated,
+            "valid": valid,
+            "token_ids": best,
+        }
+
+    def _translate_function(self, model):
+        """`translate` traced once for any batch size, per model and decoding
+        settings (a trace bakes them in, so they are part of the key)."""
+        key = (id(model), json.dumps(self.recipe["evaluation"], sort_keys=True),
+               self.data_config["max_length"], id(self.source_tokenizer), id(self.target_tokenizer))
+        cache = self.__dict__.setdefault("_translate_functions", {})
+        if key not in cache:
+            cache[key] = tf.function(
+                lambda texts: self.translate(model, texts), input_signature=[TEXT_SPEC]
+            )
+        return cache[key]
+
+    def predict(self, model, texts):
+        """Translate `texts` (a list of str) with `translate`, in batches."""
+        translate = self._translate_function(model)
+        outputs = []
+        for start in range(0, len(texts), _GENERATION_BATCH):
+            chunk = tf.constant(list(texts[start : start + _GENERATION_BATCH]), tf.string)
+            outputs += [text.decode("utf-8") for text in translate(chunk)["translation"].numpy()]
+        return outputs
+
+    def attention(self, model, text: str):
+        """Cross-attention of the model's own translation of `text`.
+
+        Returns:
+            `(scores, query_tokens, key_tokens, title)` for `plot_attention`:
+            rows are the output tokens, columns the input tokens.
+        """
+        texts = tf.constant([text])
+        source = self.preprocessor.encoder_token_ids(texts)[0].numpy()
+        length = max(1, int((source[0] != 0).sum()))
+        translated = self._translate_function(model)(texts)
+        generated = translated["token_ids"].numpy()[0]
+        end = self.target_tokenizer.end_id
+        stop = list(generated).index(end) if end in generated else int((generated != 0).sum())
+        stop = max(stop, 1)
+        decoder_ids = generated[None, :stop]
+        scores = model.attention_scores(
+            {"encoder_token_ids": source[:, :length], "decoder_token_ids": decoder_ids}
+        )
+        cross = {name: value for name, value in scores.items() if name.endswith("cross_attention")}
+        outputs = list(generated[1 : stop + 1])
+        query_tokens = [self.target_tokenizer.id_to_token(int(i)) for i in outputs]
+        key_tokens = [self.source_tokenizer.id_to_token(int(i)) for i in source[0, :length]]
+        translation = translated["translation"].numpy()[0].decode()
+        return cross, query_tokens, key_tokens, f"{text!r} -> {translation!r}"
+
+    def serving_signatures(self, model):
+        def serve(text):
+            # The task's one decode path: what evaluation scored is what is served.
+            outputs = self.translate(model, text)
+            return {name: outputs[name] for name in self.outputs}
+
+        def logits(encoder_token_ids, decoder_token_ids):
+            inputs = {"encoder_token_ids": encoder_token_ids, "decoder_token_ids": decoder_token_ids}
+            return {"logits": model(inputs)}
+
+        signatures = {
+            "serving_default": (serve, [TEXT_SPEC]),
+            "token_ids_to_logits": (
+                logits, [ids_spec("encoder_token_ids"), ids_spec("decoder_token_ids")]
+            ),
+        }
+        return signatures, [self.preprocessor]
+
+    # --- evaluation ------------------------------------------------------
+
+    def _normalization(self) -> str:
+        """How predictions and references are compared, for metrics.json."""
+        if getattr(self.target_tokenizer, "lower_case", False):
+            return "lower-cased and accent-stripped on both sides, as the target tokenizer does"
+        return "none"
+
+    def _normalized(self, predictions, references):
+        """Both sides normalised as the target tokenizer normalises text: a
+        lower-casing tokenizer can only emit lower-cased text."""
+        if self._normalization() == "none":
+            return predictions, references
+
+        def normalize(texts):
+            strings = self.target_tokenizer.normalize(tf.constant(texts, tf.string))
+            return [text.decode("utf-8") for text in strings.numpy()]
+
+        return normalize(predictions), normalize(references)
+
+    def _decoding(self) -> str:
+        evaluation = self.recipe["evaluation"]
+        if evaluation["beam_size"] == 1:
+            return "greedy (beam size 1), as served"
+        return (f"beam search (beam size {evaluation['beam_size']}, length penalty "
+                f"{evaluation['length_penalty']}), as served")
+
+    def generalization_splits(self) -> dict[str, list]:
+        """Test splits beyond the random one, for the embedded dates: formats
+        never seen in training, and the test split with words re-cased."""
+        if self.source != "embedded:dates":
+            return {}
+        count = min(self.recipe["evaluation"]["max_examples"], max(len(self.test_examples), 1))
+        held_out = data.date_pairs(count, seed=self.seed + 1, templates="held_out")
+        return {
+            "held_out_templates": held_out,
+            "case_perturbed": [
+                (data.perturb_case(source, seed=self.seed + i), target)
+                for i, (source, target) in enumerate(self.test_examples[:count])
+            ],
+        }
+
+    def _score(self, model, examples) -> tuple[dict, list]:
+        """Scores of one split, and its `(source, prediction, reference)` rows."""
+        sources = [source for source, _ in examples]
+        raw = self.predict(model, sources)
+        predictions, references = self._normalized(raw, [target for _, target in examples])
+        scores = {
+            "exact_match": exact_match(predictions, references),
+            "bleu": bleu(predictions, references),
+            "examples": len(examples),
+        }
+        constraint = self.recipe["evaluation"]["output_constraint"]
+        if constraint:
+            valid = CONSTRAINTS[constraint](tf.constant(raw, tf.string)).numpy()
+            scores["validity"] = float(np.mean(valid))
+        return scores, list(zip(sources, predictions, references))
+
+    def evaluate(self, model, log=print):
+        evaluation = self.recipe["evaluation"]
+        examples = self.test_split()
+        scores, rows = self._score(model, examples)
+        metrics = {
+            "exact_match": scores["exact_match"],
+            "bleu": scores["bleu"],
+            "test_examples": len(examples),
+            "decoding": self._decoding(),
+            "normalization": self._normalization(),
+            "splits": {"random": scores},
+        }
+        log(f"Held-out exact match: {metrics['exact_match']:.4f}   BLEU: {metrics['bleu']:.2f}"
+            f"   ({len(examples)} test examples)")
+        for name, split in self.generalization_splits().items():
+            metrics["splits"][name], _ = self._score(model, split)
+        for name, split in metrics["splits"].items():
+            validity = f"   validity {split['validity']:.4f}" if "validity" in split else ""
+            log(f"  {name:20} exact match {split['exact_match']:.4f}{validity}"
+                f"   ({split['examples']} examples)")
+        if "validity" in scores:
+            metrics["validity"] = min(split["validity"] for split in metrics["splits"].values())
+        for source, prediction, reference in rows[: evaluation["num_samples"]]:
+            mark = "ok" if prediction.strip() == reference.strip() else "WRONG"
+            log(f"  {source!r:40} -> {prediction!r:16} [{mark}, expected {reference!r}]")
+        metrics["samples"] = [
+            {"source": s, "prediction": p, "reference": r}
+            for s, p, r in rows[: evaluation["num_samples"]]
+        ]
+        return metrics
