@@ -6,18 +6,18 @@ decoder on the tokens at position `index` (shape `(batch, 1)`) against a
 fixed-size key/value cache and returns `(logits (batch, vocabulary), cache)`.
 The loops are `keras.ops.while_loop`s over a token buffer of fixed length, so a
 compiled generate function serves every call with the same (batch, length).
+They are `keras.ops` only and run under any backend; compiling them is the
+job of `keras_attention.models.generative_model`.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any, NamedTuple
 
 import keras
 from keras import ops
 
 __all__ = [
-    "CompiledFunctions",
     "Sampler",
     "TemperatureSampler",
     "beam_search_loop",
@@ -164,58 +164,6 @@ class TemperatureSampler:
         return ops.where(self.temperature > 0, ops.cast(sampled, "int32"), greedy)
 
 
-class CompiledFunctions:
-    """A model's compiled generate functions, and its seed generator.
-
-    Kept outside Keras' attribute tracking (a plain object), so compiling a
-    function never adds variables to the model.
-
-    A trace bakes its Python arguments into the program, so they are all
-    passed through `get` as keywords and form the key of the compiled
-    function: a call with another value compiles anew instead of silently
-    reusing a program built for the old one. Arguments that change from call
-    to call without changing the program (token ids, a start token) are
-    tensor inputs of the compiled function instead.
-    """
-
-    def __init__(self):
-        self._functions = {}
-        self._seed_generator = None
-
-    def get(self, function, **static):
-        """`function(*tensors, **static)` compiled with XLA, one per distinct `static`.
-
-        Args:
-            function: called as `function(*tensors, **static)`.
-            **static: hashable Python values baked into the trace (ints,
-                floats, None, tuples, the seed generator).
-
-        Returns:
-            A `tf.function` taking the tensors; it traces once per input
-            shape.
-        """
-        key = (function.__qualname__, tuple(sorted(static.items())))
-        if key not in self._functions:
-            import tensorflow as tf
-
-            self._functions[key] = tf.function(
-                functools.partial(function, **static), jit_compile=True
-            )
-        return self._functions[key]
-
-    def seed_generator(self, seed: int | None):
-        """The shared seed generator, restarted at `seed` (random if None)."""
-        import numpy as np
-
-        if seed is None:
-            seed = int(np.random.randint(0, 2**31 - 1))
-        if self._seed_generator is None:
-            self._seed_generator = keras.random.SeedGenerator(seed)
-        state = self._seed_generator.state
-        state.assign(ops.cast(ops.convert_to_tensor([seed, 0]), state.dtype))
-        return self._seed_generator
-
-
 def _column(token_ids, index):
     # token_ids[:, index], keeping a (batch, 1) shape; index may be a tensor.
     return ops.slice(token_ids, (0, index), (ops.shape(token_ids)[0], 1))
@@ -243,20 +191,29 @@ def sample_loop(
         sampler: a `Sampler`.
         end_token_id: optional; once a row produced it, the row is padded
             with 0 and the loop stops when every row is done.
-        seed_generator: the `keras.random.SeedGenerator` for sampling.
+        seed_generator: the `keras.random.SeedGenerator` for sampling; it
+            ends advanced by one per draw, as `keras.random` leaves it.
 
     Returns:
         The filled `(batch, max_length)` buffer.
     """
     max_length = ops.shape(token_ids)[1]
     done = ops.zeros((ops.shape(token_ids)[0],), "bool")
+    # The seed generator's state is a loop variable: a JAX trace sees the
+    # body once, so a state only assigned inside it would give every step
+    # the same seed. Each step restores it, draws, and carries it on.
+    seed = ops.zeros((2,), "int32") if seed_generator is None else seed_generator.state.value
 
-    def cond(index, token_ids, cache, done):
+    def cond(index, token_ids, cache, done, seed):
         return ops.logical_and(index < max_length, ops.logical_not(ops.all(done)))
 
-    def body(index, token_ids, cache, done):
+    def body(index, token_ids, cache, done, seed):
         logits, cache = step_fn(_column(token_ids, index - 1), cache, index - 1)
+        if seed_generator is not None:
+            seed_generator.state.assign(seed)
         sampled = sampler(logits, seed_generator)
+        if seed_generator is not None:
+            seed = seed_generator.state.value
         is_prompt = _column(prompt_mask, index)[:, 0]
         chosen = ops.where(
             is_prompt, _column(token_ids, index)[:, 0], ops.where(done, 0, sampled)
@@ -265,11 +222,13 @@ def sample_loop(
         if end_token_id is not None:
             finished = ops.logical_and(chosen == end_token_id, ops.logical_not(is_prompt))
             done = ops.logical_or(done, finished)
-        return index + 1, token_ids, cache, done
+        return index + 1, token_ids, cache, done, seed
 
-    _, token_ids, _, _ = ops.while_loop(
-        cond, body, (ops.cast(start_index, "int32"), token_ids, cache, done)
+    _, token_ids, _, _, seed = ops.while_loop(
+        cond, body, (ops.cast(start_index, "int32"), token_ids, cache, done, seed)
     )
+    if seed_generator is not None:
+        seed_generator.state.assign(seed)
     return token_ids
 
 

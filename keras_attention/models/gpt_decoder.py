@@ -11,6 +11,7 @@ from keras_attention.layers import TokenAndPositionEmbedding, TransformerDecoder
 from keras_attention import _validation
 from keras_attention.layers._transformer_block import normalization
 from keras_attention.models import generation
+from keras_attention.models.generative_model import GenerativeModel
 from keras_attention.models.gpt_presets import GPT_PRESETS
 from keras_attention.models.preset_mixin import PresetMixin
 
@@ -18,14 +19,15 @@ __all__ = ["GPTDecoder"]
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
-class GPTDecoder(PresetMixin, keras.Model):
+class GPTDecoder(PresetMixin, GenerativeModel):
     """A causal language model: embeddings, pre-LN decoder blocks, tied output.
 
     Takes integer token ids (pad id 0) and returns next-token logits for every
     position. The output projection is the transposed token embedding (weight
     tying), and a final layer norm follows the pre-LN stack, as in GPT-2.
     `generate` decodes with a fixed-size key/value cache through the shared
-    generation engine (`keras_attention.models.generation`).
+    generation engine (`keras_attention.models.generation`), compiled by the
+    `GenerativeModel` base for the running backend (TensorFlow or JAX).
 
     Args:
         vocabulary_size: int.
@@ -132,12 +134,7 @@ class GPTDecoder(PresetMixin, keras.Model):
         # === Functional Model ===
         token_ids = keras.Input((None,), dtype="int32", name="token_ids")
         logits, _ = self._forward(token_ids)
-        super().__init__(inputs=token_ids, outputs=logits, **kwargs)
-        if dtype is not None:
-            # A functional model ignores `dtype`; keep it for `compile` (loss
-            # scaling under mixed_float16) and the config.
-            self.dtype_policy = dtype
-        self._compiled = generation.CompiledFunctions()
+        super().__init__(inputs=token_ids, outputs=logits, dtype=dtype, **kwargs)
 
         # === Config ===
         self.vocabulary_size = vocabulary_size
@@ -156,9 +153,7 @@ class GPTDecoder(PresetMixin, keras.Model):
 
     def get_config(self):
         return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            **super().get_config(),
             "vocabulary_size": self.vocabulary_size,
             "num_layers": self.num_layers,
             "num_heads": self.num_heads,
@@ -173,10 +168,6 @@ class GPTDecoder(PresetMixin, keras.Model):
             "num_key_value_heads": self.num_key_value_heads,
             "attention_window": self.attention_window,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
     # === Forward pass (functional graph, inspection) ===
 
@@ -209,15 +200,9 @@ class GPTDecoder(PresetMixin, keras.Model):
 
     # === Generation ===
 
-    def initial_cache(self, batch_size: int, max_length: int):
-        """Zeros `(batch, num_layers, 2, kv_heads, max_length, head_dim)`."""
-        return ops.stack(
-            [
-                block.self_attention.initial_cache(batch_size, max_length)
-                for block in self.blocks
-            ],
-            axis=1,
-        )
+    @property
+    def cached_blocks(self) -> list:
+        return self.blocks
 
     def call_with_cache(self, token_ids, cache, cache_index):
         """Logits for `token_ids` placed at `cache_index`, and the updated cache.
@@ -231,14 +216,8 @@ class GPTDecoder(PresetMixin, keras.Model):
             `(logits (batch, length, vocabulary_size), cache)`.
         """
         x = self.embedding(token_ids, start_index=cache_index)
-        caches = []
-        for index, block in enumerate(self.blocks):
-            x, layer_cache = block(
-                x, self_attention_cache=cache[:, index], self_attention_cache_index=cache_index
-            )
-            caches.append(layer_cache)
-        logits = self.embedding(self.final_norm(x), reverse=True)
-        return logits, ops.stack(caches, axis=1)
+        x, cache = self.call_blocks_with_cache(x, cache, cache_index)
+        return self.embedding(self.final_norm(x), reverse=True), cache
 
     def decode(
         self, token_ids, prompt_mask, start_index, sampler, end_token_id=None, seed_generator=None
@@ -270,13 +249,6 @@ class GPTDecoder(PresetMixin, keras.Model):
         return generation.sample_loop(
             step, token_ids, prompt_mask, cache, start_index, sampler, end_token_id, seed_generator
         )
-
-    def _decode_with_settings(
-        self, token_ids, prompt_mask, start_index, *, sampler_settings, **static
-    ):
-        # `decode` with the sampler given by its (hashable) settings.
-        sampler = generation.Sampler(*sampler_settings)
-        return self.decode(token_ids, prompt_mask, start_index, sampler=sampler, **static)
 
     def generate(
         self,
@@ -321,12 +293,7 @@ class GPTDecoder(PresetMixin, keras.Model):
         buffer = np.zeros((prompts.shape[0], max_length), "int32")
         buffer[:, : prompts.shape[1]] = prompts
         prompt_mask = np.arange(max_length)[None, :] < lengths[:, None]
-        function = self._compiled.get(
-            self._decode_with_settings,
-            sampler_settings=sampler.key,
-            end_token_id=end_token_id,
-            seed_generator=self._compiled.seed_generator(sampler.seed),
-        )
+        function = self.compiled_sampling(self.decode, sampler, end_token_id=end_token_id)
         outputs = function(
             buffer, prompt_mask, ops.convert_to_tensor(lengths.min(), "int32")
         )

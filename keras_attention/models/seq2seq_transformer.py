@@ -15,6 +15,7 @@ from keras_attention.layers import (
 from keras_attention import _validation
 from keras_attention.layers._transformer_block import normalization
 from keras_attention.models import generation
+from keras_attention.models.generative_model import GenerativeModel
 from keras_attention.models.preset_mixin import PresetMixin
 from keras_attention.models.seq2seq_presets import SEQ2SEQ_PRESETS
 
@@ -22,7 +23,7 @@ __all__ = ["Seq2SeqTransformer"]
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
-class Seq2SeqTransformer(PresetMixin, keras.Model):
+class Seq2SeqTransformer(PresetMixin, GenerativeModel):
     """Encoder-decoder Transformer for translation and summarisation.
 
     The encoder reads the source with self-attention over all positions; the
@@ -34,7 +35,9 @@ class Seq2SeqTransformer(PresetMixin, keras.Model):
 
     Decoding (`generate` for greedy/sampling, `beam_search`) runs on the
     shared generation engine with a fixed-size self-attention cache, and the
-    cross-attention keys/values are computed once per input.
+    cross-attention keys/values are computed once per input. The
+    `GenerativeModel` base compiles it for the running backend (TensorFlow
+    or JAX).
 
     Args:
         encoder_vocabulary_size: int, source vocabulary.
@@ -72,6 +75,12 @@ class Seq2SeqTransformer(PresetMixin, keras.Model):
     ...                 "decoder_token_ids": np.array([[1, 8, 9]])})
     >>> tuple(logits.shape)
     (1, 3, 100)
+    >>> model.generate(np.array([[5, 6, 7, 0]]), start_token_id=1, max_length=6).shape
+    (1, 6)
+    >>> sequences, scores = model.beam_search(
+    ...     np.array([[5, 6, 7, 0]]), start_token_id=1, max_length=6, beam_size=3)
+    >>> sequences.shape, scores.shape
+    ((1, 3, 6), (1, 3))
 
     References:
         Vaswani et al., "Attention Is All You Need", 2017, §3 and Table 3.
@@ -193,12 +202,7 @@ class Seq2SeqTransformer(PresetMixin, keras.Model):
         logits, _ = self._forward(
             inputs["encoder_token_ids"], inputs["decoder_token_ids"]
         )
-        super().__init__(inputs=inputs, outputs=logits, **kwargs)
-        if dtype is not None:
-            # A functional model ignores `dtype`; keep it for `compile` (loss
-            # scaling under mixed_float16) and the config.
-            self.dtype_policy = dtype
-        self._compiled = generation.CompiledFunctions()
+        super().__init__(inputs=inputs, outputs=logits, dtype=dtype, **kwargs)
 
         # === Config ===
         self.encoder_vocabulary_size = encoder_vocabulary_size
@@ -222,9 +226,7 @@ class Seq2SeqTransformer(PresetMixin, keras.Model):
 
     def get_config(self):
         return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            **super().get_config(),
             "encoder_vocabulary_size": self.encoder_vocabulary_size,
             "num_encoder_layers": self.num_encoder_layers,
             "num_decoder_layers": self.num_decoder_layers,
@@ -246,10 +248,6 @@ class Seq2SeqTransformer(PresetMixin, keras.Model):
             if self.embeddings_initializer is None
             else keras.initializers.serialize(keras.initializers.get(self.embeddings_initializer)),
         }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
     # === Forward pass (functional graph, inspection) ===
 
@@ -316,48 +314,29 @@ class Seq2SeqTransformer(PresetMixin, keras.Model):
 
     # === Generation ===
 
-    def _decoder_step(self, encoder_padding_mask, cross_cache):
-        """A `step_fn` for the generation engine, closed over the encoded input."""
-
-        def step(token_ids, cache, index):
-            x = self.decoder_embedding(token_ids, start_index=index)
-            caches = []
-            for layer, block in enumerate(self.decoder_blocks):
-                x, layer_cache = block(
-                    x,
-                    encoder_padding_mask=encoder_padding_mask,
-                    self_attention_cache=cache[:, layer],
-                    self_attention_cache_index=index,
-                    cross_attention_cache=cross_cache[:, layer],
-                )
-                caches.append(layer_cache)
-            return self._logits(x)[:, -1], ops.stack(caches, axis=1)
-
-        return step
+    @property
+    def cached_blocks(self) -> list:
+        return self.decoder_blocks
 
     def _prepare_decoding(self, encoder_token_ids, rows_per_input, max_length):
         """Encode once; return the engine's step function and an empty self-attention cache."""
         encoder_outputs, encoder_padding_mask = self._encode(encoder_token_ids)
         # Cross-attention keys/values: computed once per input, not per step.
-        cross_cache = ops.stack(
-            [
-                block.cross_attention.project_key_value(encoder_outputs)
-                for block in self.decoder_blocks
-            ],
-            axis=1,
+        cross_cache = self.stack_layers(
+            lambda block: block.cross_attention.project_key_value(encoder_outputs)
         )
         if rows_per_input > 1:
             cross_cache = ops.repeat(cross_cache, rows_per_input, axis=0)
             encoder_padding_mask = ops.repeat(encoder_padding_mask, rows_per_input, axis=0)
-        rows = ops.shape(cross_cache)[0]
-        self_cache = ops.stack(
-            [
-                block.self_attention.initial_cache(rows, max_length)
-                for block in self.decoder_blocks
-            ],
-            axis=1,
-        )
-        return self._decoder_step(encoder_padding_mask, cross_cache), self_cache
+
+        def step(token_ids, cache, index):
+            x = self.decoder_embedding(token_ids, start_index=index)
+            x, cache = self.call_blocks_with_cache(
+                x, cache, index, cross_cache, encoder_padding_mask=encoder_padding_mask
+            )
+            return self._logits(x)[:, -1], cache
+
+        return step, self.initial_cache(ops.shape(cross_cache)[0], max_length)
 
     @staticmethod
     def _start_buffer(batch, start_token_id, max_length):
@@ -450,22 +429,11 @@ class Seq2SeqTransformer(PresetMixin, keras.Model):
         encoder_token_ids, max_length = self._check_decoding_arguments(
             encoder_token_ids, start_token_id, max_length
         )
-        function = self._compiled.get(
-            self._decode_sample_with_settings,
-            end_token_id=end_token_id,
-            max_length=max_length,
-            sampler_settings=sampler.key,
-            seed_generator=self._compiled.seed_generator(sampler.seed),
+        function = self.compiled_sampling(
+            self.decode_sample, sampler, end_token_id=end_token_id, max_length=max_length
         )
         outputs = function(encoder_token_ids, ops.convert_to_tensor(start_token_id, "int32"))
         return ops.convert_to_numpy(outputs)
-
-    def _decode_sample_with_settings(
-        self, encoder_token_ids, start_token_id, *, sampler_settings, **static
-    ):
-        # `decode_sample` with the sampler given by its (hashable) settings.
-        sampler = generation.Sampler(*sampler_settings)
-        return self.decode_sample(encoder_token_ids, start_token_id, sampler=sampler, **static)
 
     def beam_search(
         self,
@@ -499,7 +467,7 @@ class Seq2SeqTransformer(PresetMixin, keras.Model):
         encoder_token_ids, max_length = self._check_decoding_arguments(
             encoder_token_ids, start_token_id, max_length
         )
-        function = self._compiled.get(
+        function = self.compiled_function(
             self.decode_beams,
             end_token_id=end_token_id,
             max_length=max_length,

@@ -197,7 +197,7 @@ def test_gpt_generate_follows_changed_sampler(gpt, first_sampler, second_sampler
 
 
 def test_compiled_functions_are_keyed_by_every_static_argument():
-    from keras_attention.models.generation import CompiledFunctions
+    from keras_attention.models.generative_model import CompiledFunctions
 
     def add(x, *, offset, scale=1):
         return x * scale + offset

@@ -5,12 +5,8 @@ import pytest
 
 import keras
 
-from keras_attention.models.generation import (
-    CompiledFunctions,
-    Sampler,
-    TemperatureSampler,
-    length_penalty,
-)
+from keras_attention.models.generation import Sampler, TemperatureSampler, length_penalty
+from keras_attention.models.generative_model import CompiledFunctions
 
 LOGITS = np.log(np.array([[0.05, 0.1, 0.6, 0.25], [0.4, 0.1, 0.2, 0.3]], "float32"))
 
