@@ -59,3 +59,27 @@ def test_sampler_get():
     assert Sampler.get({"temperature": 0.5}).temperature == 0.5
     with pytest.raises(ValueError, match="sampler="):
         Sampler.get("beam")
+
+
+def test_sample_loop_draws_the_seed_generators_stream_one_seed_per_step():
+    from keras import ops
+
+    from keras_attention.models.generation import sample_loop
+
+    logits = np.zeros((2, 6), "float32")
+    tokens = np.zeros((2, 6), "int32")
+    tokens[:, 0] = 1
+    prompt_mask = np.arange(6)[None, :] < np.ones((2, 1))
+
+    def step(token_ids, cache, index):
+        return ops.convert_to_tensor(logits), cache
+
+    generator = keras.random.SeedGenerator(7)
+    sampled = sample_loop(
+        step, tokens, prompt_mask, ops.zeros((1,)), 1, Sampler(1.0), seed_generator=generator
+    )
+    # What the sampler draws when it advances a generator itself, step by step.
+    reference = keras.random.SeedGenerator(7)
+    expected = [np.asarray(Sampler(1.0)(logits, reference)) for _ in range(5)]
+    np.testing.assert_array_equal(np.asarray(sampled)[:, 1:], np.stack(expected, axis=1))
+    assert np.asarray(generator.state).tolist() == [7, 5]
