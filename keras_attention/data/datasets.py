@@ -7,10 +7,8 @@ language modelling and a small topic-classification task.
 
 from __future__ import annotations
 
-import datetime
 import importlib
 import inspect
-import random
 import re
 
 __all__ = ["docstring_topics", "python_docstrings"]

@@ -6,13 +6,12 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from keras_attention import data
 from keras_attention.data.preprocessors import BertPreprocessor
 from keras_attention.models import BertEncoder
 from keras_attention.tasks.base import Task, ids_spec
 
 
-class BertTask(Task):
+class BertEncoderTask(Task):
     """What the BERT tasks share: the `[CLS] text [SEP]` preprocessor, encoder
     attention plots and the encoder's logits signature."""
 
@@ -20,21 +19,12 @@ class BertTask(Task):
     searches_normalization = False  # post-LN with learned positions, as BERT
     searches_position = False
 
-    @property
-    def preprocessor(self) -> BertPreprocessor:
-        key = (id(self.tokenizer), self.data_config["max_length"])
-        if getattr(self, "_preprocessor_key", None) != key:
-            self._preprocessor = BertPreprocessor(self.tokenizer, self.data_config["max_length"])
-            self._preprocessor_key = key
-        return self._preprocessor
-
-    def encoder_inputs(self, texts: tf.Tensor):
-        """Strings -> `({"token_ids", "segment_ids"}, truncated)`, as training saw them."""
-        return self.preprocessor(texts)
+    def make_preprocessor(self) -> BertPreprocessor:
+        return BertPreprocessor(self.tokenizer, self.data_config["max_length"])
 
     def attention(self, model, text):
         """Self-attention of every encoder layer and head over `[CLS] text [SEP]`."""
-        inputs, _ = self.encoder_inputs(tf.constant([text], tf.string))
+        inputs, _ = self.preprocessor(tf.constant([text], tf.string))
         length = int(np.sum(inputs["token_ids"].numpy() != 0))
         inputs = {name: value[:, :length] for name, value in inputs.items()}
         scores = model.encoder.attention_scores(inputs)

@@ -168,6 +168,21 @@ class Task:
             self.tokenizers[name] = data.load_tokenizer(run_dir / name)
 
     @property
+    def preprocessor(self):
+        """The task's preprocessor (`make_preprocessor`) for its current
+        tokenizers: one object for the pipeline, evaluation, attention plots
+        and the export."""
+        key = tuple(id(tokenizer) for tokenizer in self.tokenizers.values())
+        if self.__dict__.get("_preprocessor_key") != key:
+            self._preprocessor = self.make_preprocessor()
+            self._preprocessor_key = key
+        return self._preprocessor
+
+    def make_preprocessor(self):
+        """A new preprocessor (`keras_attention.data.preprocessors`) for the tokenizers."""
+        raise NotImplementedError
+
+    @property
     def tokenizer(self):
         """The task's tokenizer (tasks with one)."""
         return self.tokenizers["tokenizer"]

@@ -9,14 +9,14 @@ import tensorflow as tf
 
 from keras_attention import data
 from keras_attention.models import BertClassifier
-from keras_attention.tasks._bert import BertTask
+from keras_attention.tasks._bert import BertEncoderTask
 from keras_attention.tasks.base import TEXT_SPEC
 from keras_attention.training.losses import MaskedSparseCategoricalCrossentropy
 
 __all__ = ["ClassificationTask"]
 
 
-class ClassificationTask(BertTask):
+class ClassificationTask(BertEncoderTask):
     """Labelled text -> BertClassifier; accuracy on the test split."""
 
     kind = "classification"
@@ -76,7 +76,7 @@ class ClassificationTask(BertTask):
     def classify(self, model, texts: tf.Tensor) -> dict:
         """Strings -> `probabilities` `(batch, classes)`, `label` and
         `truncated`, in TF ops: the one path of evaluation, the CLI and the export."""
-        inputs, truncated = self.encoder_inputs(texts)
+        inputs, truncated = self.preprocessor(texts)
         probabilities = tf.nn.softmax(tf.cast(model(inputs), tf.float32), axis=-1)
         label = tf.gather(tf.constant(self.label_names), tf.argmax(probabilities, axis=-1))
         return {"probabilities": probabilities, "label": label, "truncated": truncated}

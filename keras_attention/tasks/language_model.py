@@ -37,16 +37,9 @@ class LanguageModelTask(TextTask):
     preset_class = GPTDecoder
     searches_normalization = False  # always pre-LN, as GPT-2
 
-    @property
-    def preprocessor(self) -> LanguageModelPreprocessor:
+    def make_preprocessor(self) -> LanguageModelPreprocessor:
         """Prompts -> ids for `generate`; ids -> strings."""
-        key = (id(self.tokenizer), self.data_config["max_length"])
-        if getattr(self, "_preprocessor_key", None) != key:
-            self._preprocessor = LanguageModelPreprocessor(
-                self.tokenizer, self.data_config["max_length"]
-            )
-            self._preprocessor_key = key
-        return self._preprocessor
+        return LanguageModelPreprocessor(self.tokenizer, self.data_config["max_length"])
 
     def dataset(self, texts, shuffle):
         return data.language_model_dataset(

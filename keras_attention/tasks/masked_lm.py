@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from keras_attention import data
 from keras_attention.models import BertMaskedLM
-from keras_attention.tasks._bert import BertTask
+from keras_attention.tasks._bert import BertEncoderTask
 from keras_attention.tasks.base import TEXT_SPEC, TextTask
 from keras_attention.training.losses import MaskedSparseCategoricalCrossentropy
 from keras_attention.training.metrics import MaskedAccuracy, perplexity
@@ -17,7 +17,7 @@ from keras_attention.training.metrics import MaskedAccuracy, perplexity
 __all__ = ["MaskedLMTask"]
 
 
-class MaskedLMTask(TextTask, BertTask):
+class MaskedLMTask(TextTask, BertEncoderTask):
     """Plain text -> BertMaskedLM pretraining (15% masking); masked-token accuracy."""
 
     kind = "masked_lm"
@@ -80,7 +80,7 @@ class MaskedLMTask(TextTask, BertTask):
         encoder = model.encoder
 
         def serve(text):
-            inputs, truncated = self.encoder_inputs(text)
+            inputs, truncated = self.preprocessor(text)
             outputs = encoder(inputs)
             return {"pooled_output": tf.cast(outputs["pooled_output"], tf.float32), "truncated": truncated}
 

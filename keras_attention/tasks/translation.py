@@ -65,17 +65,12 @@ class TranslationTask(Task):
     def target_tokenizer(self):
         return self.tokenizers.get("target_tokenizer") or self.tokenizers["tokenizer"]
 
-    @property
-    def preprocessor(self) -> Seq2SeqPreprocessor:
+    def make_preprocessor(self) -> Seq2SeqPreprocessor:
         """Strings -> ids for the model, ids -> strings: one object for the
         pipeline, evaluation, attention plots and the export."""
-        key = (id(self.source_tokenizer), id(self.target_tokenizer), self.data_config["max_length"])
-        if getattr(self, "_preprocessor_key", None) != key:
-            self._preprocessor = Seq2SeqPreprocessor(
-                self.source_tokenizer, self.target_tokenizer, self.data_config["max_length"]
-            )
-            self._preprocessor_key = key
-        return self._preprocessor
+        return Seq2SeqPreprocessor(
+            self.source_tokenizer, self.target_tokenizer, self.data_config["max_length"]
+        )
 
     def dataset(self, pairs, shuffle):
         return data.seq2seq_dataset(
