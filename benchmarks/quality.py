@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import copy
 import os
 import random
 import re
@@ -436,9 +435,7 @@ def main():
                  token_metrics["keras-hub"]))
     if args.beam_size > 1:
         print(f"decoding ours with beam search, beam {args.beam_size}", flush=True)
-        beam_recipe = copy.deepcopy(recipe)
-        beam_recipe["evaluation"]["beam_size"] = args.beam_size
-        beam_task = TranslationTask(beam_recipe)
+        beam_task = TranslationTask(recipe.replace(evaluation={"beam_size": args.beam_size}))
         beam_task.tokenizers = task.tokenizers
         beam_predictions = beam_task.predict(ours, sources)
         rows.append((f"ours, beam {args.beam_size} (separate)", *score(beam_predictions, references),

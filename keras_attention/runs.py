@@ -22,7 +22,7 @@ import keras
 from keras_attention._files import DirectoryLock, write_text_atomically
 from keras_attention.export.saved_model import check_replaceable, export_task
 from keras_attention.tasks import Task, get_task
-from keras_attention.training.recipe import load_recipe
+from keras_attention.training.recipe import Recipe, load_recipe
 from keras_attention.training.run import TEST_SPLIT, train
 
 __all__ = ["Run", "evaluate", "export_run", "train"]
@@ -39,7 +39,7 @@ class Run:
         model: the trained Keras model.
     """
 
-    def __init__(self, directory: Path, recipe: dict, task: Task, model: keras.Model):
+    def __init__(self, directory: Path, recipe: Recipe, task: Task, model: keras.Model):
         self.directory = directory
         self.recipe = recipe
         self.task = task

@@ -4,8 +4,8 @@ Each case is built and run here (TensorFlow backend); its config, weights,
 inputs and outputs go to a child process with `KERAS_BACKEND=jax`, which
 rebuilds it from the config, loads the weights and must give the same outputs,
 without importing TensorFlow. The child also trains a small model one
-XLA-compiled step (JAX always compiles). Generation and export stay on
-TensorFlow (`tf.function`, SavedModel) and are not part of this check.
+XLA-compiled step (JAX always compiles). Generation is checked on JAX in
+tests/models/test_generation_jax.py; export stays on TensorFlow (SavedModel).
 """
 
 import json

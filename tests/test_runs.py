@@ -36,7 +36,7 @@ def test_a_run_on_a_file_evaluates_after_the_file_is_gone(tmp_path, capsys):
     assert run.kind == "translation"
     # The test split as training made it: data.test_fraction of the pairs,
     # every one from the file.
-    fraction = run.recipe["data"]["test_fraction"]
+    fraction = run.recipe.data.test_fraction
     assert len(run.task.test_examples) == round(fraction * len(pairs)) > 0
     assert set(run.task.test_examples) <= set(pairs)
     assert main(["evaluate", str(out)]) == 0

@@ -35,7 +35,7 @@ def get_task(recipe: dict) -> Task:
     Raises:
         RecipeError: when `task.kind` names no task.
     """
-    kind = recipe["task"]["kind"]
+    kind = recipe.task.kind
     if kind not in TASKS:
         raise RecipeError(
             f"`task.kind` {kind!r} is not a task. It must be one of {sorted(TASKS)}."

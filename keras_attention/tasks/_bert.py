@@ -20,7 +20,7 @@ class BertEncoderTask(Task):
     searches_position = False
 
     def make_preprocessor(self) -> BertPreprocessor:
-        return BertPreprocessor(self.tokenizer, self.data_config["max_length"])
+        return BertPreprocessor(self.tokenizer, self.data_config.max_length)
 
     def attention(self, model, text):
         """Self-attention of every encoder layer and head over `[CLS] text [SEP]`."""

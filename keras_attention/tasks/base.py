@@ -23,6 +23,7 @@ from keras_attention import data
 from keras_attention._files import write_text_atomically
 from keras_attention.training.losses import MaskedSparseCategoricalCrossentropy
 from keras_attention.training.metrics import MaskedAccuracy
+from keras_attention.training.recipe import DataConfig, Recipe
 
 __all__ = ["Task", "TextTask", "split"]
 
@@ -84,10 +85,8 @@ class Task:
     tunable = True
     tokenizer_directories = ("tokenizer",)
 
-    def __init__(self, recipe: dict):
+    def __init__(self, recipe: Recipe):
         self.recipe = recipe
-        self.data_config = recipe["data"]
-        self.seed = recipe["training"]["seed"]
         self.tokenizers: dict = {}
         self.report = None
         self.source = None
@@ -96,10 +95,19 @@ class Task:
         self.test_examples: list = []
         self._check_overrides()
 
+    @property
+    def data_config(self) -> DataConfig:
+        """The recipe's `[data]` table."""
+        return self.recipe.data
+
+    @property
+    def seed(self) -> int:
+        return self.recipe.training.seed
+
     def _check_overrides(self):
         """Refuse a misspelt `model.overrides` key before any data is read."""
         accepted = self.preset_class.argument_names()
-        for key in self.recipe["model"]["overrides"]:
+        for key in self.recipe.model.overrides:
             if key not in accepted:
                 raise ValueError(
                     f"`model.overrides.{key}` is not an argument of {self.preset_class.__name__}. "
@@ -114,7 +122,7 @@ class Task:
 
     def read_examples(self, data_path: str | None = None) -> list:
         """The task's examples from an embedded source or a file."""
-        source = data_path or self.data_config["source"]
+        source = data_path or self.data_config.source
         self.source = source
         if source.startswith("embedded:"):
             if source not in self.embedded:
@@ -129,10 +137,10 @@ class Task:
         """Read the examples and split them into train / validation / test."""
         config = self.data_config
         examples = self.read_examples(data_path)
-        if config["num_examples"]:
-            examples = examples[: config["num_examples"]]
+        if config.num_examples is not None:
+            examples = examples[: config.num_examples]
         self.train_examples, self.validation_examples, self.test_examples = split(
-            examples, config["validation_fraction"], config["test_fraction"], self.seed
+            examples, config.validation_fraction, config.test_fraction, self.seed
         )
 
     def tokenizer_texts(self) -> dict[str, list[str]]:
@@ -151,13 +159,13 @@ class Task:
             if reuse and (directory / "tokenizer.json").exists():
                 self.tokenizers[name] = data.load_tokenizer(directory)
                 continue
-            if config["tokenizer"]:
-                tokenizer = _load_given_tokenizer(config["tokenizer"])
+            if config.tokenizer is not None:
+                tokenizer = _load_given_tokenizer(config.tokenizer)
             else:
                 tokenizer = data.WordPieceTokenizer.train(
                     texts,
-                    vocabulary_size=config["vocabulary_size"],
-                    lower_case=config["lower_case"],
+                    vocabulary_size=config.vocabulary_size,
+                    lower_case=config.lower_case,
                     show_progress=show_progress,
                 )
             tokenizer.save(directory)
@@ -193,12 +201,12 @@ class Task:
 
     def _batching(self, shuffle: bool) -> dict:
         """The pipeline arguments every task shares."""
-        training = self.recipe["training"]
+        training = self.recipe.training
         return dict(
-            batch_size=training["batch_size"],
+            batch_size=training.batch_size,
             shuffle=shuffle,
             seed=self.seed,
-            repeat=shuffle and training["steps_per_epoch"] > 0,
+            repeat=shuffle and training.steps_per_epoch is not None,
         )
 
     def datasets(self):
@@ -215,13 +223,13 @@ class Task:
 
     def load_test_split(self, path: Path):
         """Read back what `save_test_split` wrote (a run's own test split)."""
-        self.source = self.data_config["source"]
+        self.source = self.data_config.source
         with Path(path).open(encoding="utf-8") as file:
             self.test_examples = [_example(json.loads(line)) for line in file if line.strip()]
 
     def test_split(self) -> list:
         """The test examples evaluation scores (at most `evaluation.max_examples`)."""
-        examples = self.test_examples[: self.recipe["evaluation"]["max_examples"]]
+        examples = self.test_examples[: self.recipe.evaluation.max_examples]
         if not examples:
             raise ValueError("No test examples: set `data.test_fraction` > 0.")
         return examples
@@ -235,14 +243,14 @@ class Task:
     def build_model(self, overrides: dict | None = None) -> keras.Model:
         """The recipe's preset with the data-derived arguments, then the
         recipe's `model.overrides`, then `overrides` (a tuner's values)."""
-        model = self.recipe["model"]
-        arguments = {**self.model_arguments(), **model["overrides"], **(overrides or {})}
+        model = self.recipe.model
+        arguments = {**self.model_arguments(), **model.overrides, **(overrides or {})}
         try:
-            return self.model_class().from_preset(model["preset"], **arguments)
+            return self.model_class().from_preset(model.preset, **arguments)
         except ValueError as error:
             raise ValueError(
-                f"The recipe's model (preset {model['preset']!r}, `model.overrides` "
-                f"{model['overrides']!r}) is invalid: {error}"
+                f"The recipe's model (preset {model.preset!r}, `model.overrides` "
+                f"{model.overrides!r}) is invalid: {error}"
             ) from None
 
     def model_class(self) -> type:
@@ -251,7 +259,7 @@ class Task:
 
     def loss(self):
         return MaskedSparseCategoricalCrossentropy(
-            label_smoothing=self.recipe["training"]["label_smoothing"]
+            label_smoothing=self.recipe.training.label_smoothing
         )
 
     def metrics(self):
@@ -304,7 +312,7 @@ class TextTask(Task):
     embedded = {"embedded:docstrings": lambda task: data.python_docstrings()}
 
     def read_file(self, path):
-        texts, self.report = data.read_text(path, strict=self.data_config["strict"])
+        texts, self.report = data.read_text(path, strict=self.data_config.strict)
         return texts
 
     def tokenizer_texts(self):

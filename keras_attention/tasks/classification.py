@@ -30,7 +30,7 @@ class ClassificationTask(BertEncoderTask):
         return BertClassifier
 
     def read_file(self, path):
-        texts, labels, self.report = data.read_labelled(path, strict=self.data_config["strict"])
+        texts, labels, self.report = data.read_labelled(path, strict=self.data_config.strict)
         return list(zip(texts, labels))
 
     def read_examples(self, data_path=None):
@@ -54,7 +54,7 @@ class ClassificationTask(BertEncoderTask):
             [text for text, _ in examples],
             [str(label) for _, label in examples],
             self.tokenizer,
-            sequence_length=self.data_config["max_length"],
+            sequence_length=self.data_config.max_length,
             label_names=self.label_names,
             **self._batching(shuffle),
         )
@@ -63,7 +63,7 @@ class ClassificationTask(BertEncoderTask):
         return dict(
             num_classes=len(self.label_names),
             vocabulary_size=self.tokenizer.vocabulary_size,
-            max_sequence_length=self.data_config["max_length"],
+            max_sequence_length=self.data_config.max_length,
         )
 
     def loss(self):
@@ -89,14 +89,14 @@ class ClassificationTask(BertEncoderTask):
         return labels
 
     def evaluate(self, model, log=print):
-        evaluation = self.recipe["evaluation"]
+        evaluation = self.recipe.evaluation
         examples = self.test_split()
         predictions = self.predict(model, [text for text, _ in examples])
         references = [str(label) for _, label in examples]
         accuracy = sum(p == r for p, r in zip(predictions, references)) / len(examples)
         log(f"Held-out accuracy: {accuracy:.4f} ({len(examples)} test examples, "
             f"{len(self.label_names)} classes)")
-        samples = list(zip(examples, predictions))[: evaluation["num_samples"]]
+        samples = list(zip(examples, predictions))[: evaluation.num_samples]
         for (text, label), prediction in samples:
             log(f"  {text[:60]!r:64} -> {prediction} (expected {label})")
         return {

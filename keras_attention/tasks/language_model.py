@@ -39,33 +39,33 @@ class LanguageModelTask(TextTask):
 
     def make_preprocessor(self) -> LanguageModelPreprocessor:
         """Prompts -> ids for `generate`; ids -> strings."""
-        return LanguageModelPreprocessor(self.tokenizer, self.data_config["max_length"])
+        return LanguageModelPreprocessor(self.tokenizer, self.data_config.max_length)
 
     def dataset(self, texts, shuffle):
         return data.language_model_dataset(
             texts,
             self.tokenizer,
-            sequence_length=self.data_config["max_length"],
+            sequence_length=self.data_config.max_length,
             **self._batching(shuffle),
         )
 
     def model_arguments(self):
         return dict(
             vocabulary_size=self.tokenizer.vocabulary_size,
-            max_sequence_length=self.data_config["max_length"]
-            + self.recipe["evaluation"]["max_new_tokens"],
+            max_sequence_length=self.data_config.max_length
+            + self.recipe.evaluation.max_new_tokens,
         )
 
     def sampler(self) -> Sampler:
         """The recipe's decoding: greedy at temperature 0, else sampling."""
-        evaluation = self.recipe["evaluation"]
-        if evaluation["temperature"] == 0:
+        evaluation = self.recipe.evaluation
+        if evaluation.temperature == 0:
             return Sampler()
         return Sampler(
-            temperature=evaluation["temperature"],
-            top_k=evaluation["top_k"] or None,
-            top_p=evaluation["top_p"] if evaluation["top_p"] < 1 else None,
-            seed=evaluation["seed"],
+            temperature=evaluation.temperature,
+            top_k=evaluation.top_k,
+            top_p=evaluation.top_p,
+            seed=evaluation.seed,
         )
 
     def predict(self, model, texts):
@@ -73,7 +73,7 @@ class LanguageModelTask(TextTask):
         token_ids, lengths, _ = self.preprocessor.encode_prompts(tf.constant(list(texts), tf.string))
         generated = model.generate(
             token_ids.numpy()[:, : int(tf.reduce_max(lengths))],
-            self.recipe["evaluation"]["max_new_tokens"],
+            self.recipe.evaluation.max_new_tokens,
             sampler=self.sampler(),
         )
         decoded = self.preprocessor.detokenize(generated).numpy()
@@ -88,12 +88,12 @@ class LanguageModelTask(TextTask):
         return scores, tokens, tokens, repr(text)
 
     def evaluate(self, model, log=print):
-        evaluation = self.recipe["evaluation"]
+        evaluation = self.recipe.evaluation
         test = self.dataset(self.test_split(), False)
         cross_entropy = mean_token_cross_entropy(model, test)
         metrics = {"cross_entropy": cross_entropy, "perplexity": perplexity(cross_entropy)}
         log(f"Held-out perplexity: {metrics['perplexity']:.2f} (cross-entropy {cross_entropy:.4f})")
-        prompts = [" ".join(text.split()[:6]) for text in self.test_examples[: evaluation["num_samples"]]]
+        prompts = [" ".join(text.split()[:6]) for text in self.test_examples[: evaluation.num_samples]]
         samples = self.predict(model, prompts) if prompts else []
         for prompt, sample in zip(prompts, samples):
             log(f"  {prompt!r} -> {sample!r}")
@@ -101,7 +101,7 @@ class LanguageModelTask(TextTask):
         return metrics
 
     def serving_signatures(self, model):
-        seeds = _SeedHolder(self.recipe["evaluation"]["seed"])
+        seeds = _SeedHolder(self.recipe.evaluation.seed)
         preprocessor = self.preprocessor
 
         def serve(prompt, max_new_tokens, temperature):

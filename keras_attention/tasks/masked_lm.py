@@ -30,14 +30,14 @@ class MaskedLMTask(TextTask, BertEncoderTask):
         return data.masked_lm_dataset(
             texts,
             self.tokenizer,
-            sequence_length=self.data_config["max_length"],
+            sequence_length=self.data_config.max_length,
             **self._batching(shuffle),
         )
 
     def model_arguments(self):
         return dict(
             vocabulary_size=self.tokenizer.vocabulary_size,
-            max_sequence_length=self.data_config["max_length"],
+            max_sequence_length=self.data_config.max_length,
         )
 
     def loss(self):

@@ -3,7 +3,6 @@ decoded exactly as served."""
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import tensorflow as tf
@@ -17,6 +16,8 @@ from keras_attention.training.metrics import bleu, exact_match
 __all__ = ["TranslationTask"]
 
 _GENERATION_BATCH = 64
+# How many pairs `embedded:dates` generates unless `data.num_examples` says.
+_DATES = 20000
 
 # Output constraints a translation recipe can ask for: strings -> bool, in TF ops.
 CONSTRAINTS = {"iso_date": data.is_iso_date}
@@ -25,7 +26,7 @@ CONSTRAINTS = {"iso_date": data.is_iso_date}
 def _embedded_dates(task) -> list:
     # Training templates only: the held-out ones are a test split of their
     # own (`generalization_splits`).
-    pairs = data.date_pairs(task.data_config["num_examples"] or 20000, seed=task.seed)
+    pairs = data.date_pairs(task.data_config.num_examples or _DATES, seed=task.seed)
     # One example per distinct source, so no test source is seen in training.
     return list(dict(pairs).items())
 
@@ -42,18 +43,18 @@ class TranslationTask(Task):
 
     @property
     def tokenizer_directories(self):
-        if self.data_config["shared_vocabulary"]:
+        if self.data_config.shared_vocabulary:
             return ("tokenizer",)
         return ("source_tokenizer", "target_tokenizer")
 
     def read_file(self, path):
-        pairs, self.report = data.read_sentence_pairs(path, strict=self.data_config["strict"])
+        pairs, self.report = data.read_sentence_pairs(path, strict=self.data_config.strict)
         return pairs
 
     def tokenizer_texts(self):
         sources = [source for source, _ in self.train_examples]
         targets = [target for _, target in self.train_examples]
-        if self.data_config["shared_vocabulary"]:
+        if self.data_config.shared_vocabulary:
             return {"tokenizer": sources + targets}
         return {"source_tokenizer": sources, "target_tokenizer": targets}
 
@@ -69,7 +70,7 @@ class TranslationTask(Task):
         """Strings -> ids for the model, ids -> strings: one object for the
         pipeline, evaluation, attention plots and the export."""
         return Seq2SeqPreprocessor(
-            self.source_tokenizer, self.target_tokenizer, self.data_config["max_length"]
+            self.source_tokenizer, self.target_tokenizer, self.data_config.max_length
         )
 
     def dataset(self, pairs, shuffle):
@@ -77,16 +78,16 @@ class TranslationTask(Task):
             pairs,
             self.source_tokenizer,
             self.target_tokenizer,
-            max_length=self.data_config["max_length"],
+            max_length=self.data_config.max_length,
             **self._batching(shuffle),
         )
 
     def model_arguments(self):
-        shared = self.data_config["shared_vocabulary"]
+        shared = self.data_config.shared_vocabulary
         return dict(
             encoder_vocabulary_size=self.source_tokenizer.vocabulary_size,
             decoder_vocabulary_size=None if shared else self.target_tokenizer.vocabulary_size,
-            max_sequence_length=self.data_config["max_length"],
+            max_sequence_length=self.data_config.max_length,
         )
 
     def tuned_arguments(self, values):
@@ -113,16 +114,16 @@ class TranslationTask(Task):
             answer that satisfies the constraint, if any) and `token_ids`
             int32 `(batch, max_length)` (the chosen beam, from [START]).
         """
-        evaluation = self.recipe["evaluation"]
+        evaluation = self.recipe.evaluation
         target = self.target_tokenizer
         source_ids, truncated = self.preprocessor.encoder_token_ids(texts)
         sequences, scores = model.decode_beams(
             source_ids,
             target.start_id,
             target.end_id,
-            self.data_config["max_length"],
-            evaluation["beam_size"],
-            evaluation["length_penalty"],
+            self.data_config.max_length,
+            evaluation.beam_size,
+            evaluation.length_penalty,
         )
         empty = tf.equal(tf.strings.length(tf.strings.strip(texts)), 0)
         # (batch, beam) translations, best first.
@@ -130,7 +131,7 @@ class TranslationTask(Task):
             self.preprocessor.detokenize(tf.reshape(sequences, [-1, tf.shape(sequences)[-1]])),
             tf.shape(scores),
         )
-        constraint = evaluation["output_constraint"]
+        constraint = evaluation.output_constraint
         if constraint:
             # The best hypothesis that satisfies the constraint; none: "" and
             # valid=False, never a made-up answer.
@@ -153,8 +154,8 @@ class TranslationTask(Task):
     def _translate_function(self, model):
         """`translate` traced once for any batch size, per model and decoding
         settings (a trace bakes them in, so they are part of the key)."""
-        key = (id(model), json.dumps(self.recipe["evaluation"], sort_keys=True),
-               self.data_config["max_length"], id(self.source_tokenizer), id(self.target_tokenizer))
+        key = (id(model), self.recipe.evaluation, self.data_config.max_length,
+               id(self.source_tokenizer), id(self.target_tokenizer))
         cache = self.__dict__.setdefault("_translate_functions", {})
         if key not in cache:
             cache[key] = tf.function(
@@ -236,18 +237,18 @@ class TranslationTask(Task):
         return normalize(predictions), normalize(references)
 
     def _decoding(self) -> str:
-        evaluation = self.recipe["evaluation"]
-        if evaluation["beam_size"] == 1:
+        evaluation = self.recipe.evaluation
+        if evaluation.beam_size == 1:
             return "greedy (beam size 1), as served"
-        return (f"beam search (beam size {evaluation['beam_size']}, length penalty "
-                f"{evaluation['length_penalty']}), as served")
+        return (f"beam search (beam size {evaluation.beam_size}, length penalty "
+                f"{evaluation.length_penalty}), as served")
 
     def generalization_splits(self) -> dict[str, list]:
         """Test splits beyond the random one, for the embedded dates: formats
         never seen in training, and the test split with words re-cased."""
         if self.source != "embedded:dates":
             return {}
-        count = min(self.recipe["evaluation"]["max_examples"], max(len(self.test_examples), 1))
+        count = min(self.recipe.evaluation.max_examples, max(len(self.test_examples), 1))
         held_out = data.date_pairs(count, seed=self.seed + 1, templates="held_out")
         return {
             "held_out_templates": held_out,
@@ -267,14 +268,14 @@ class TranslationTask(Task):
             "bleu": bleu(predictions, references),
             "examples": len(examples),
         }
-        constraint = self.recipe["evaluation"]["output_constraint"]
+        constraint = self.recipe.evaluation.output_constraint
         if constraint:
             valid = CONSTRAINTS[constraint](tf.constant(raw, tf.string)).numpy()
             scores["validity"] = float(np.mean(valid))
         return scores, list(zip(sources, predictions, references))
 
     def evaluate(self, model, log=print):
-        evaluation = self.recipe["evaluation"]
+        evaluation = self.recipe.evaluation
         examples = self.test_split()
         scores, rows = self._score(model, examples)
         metrics = {
@@ -295,11 +296,11 @@ class TranslationTask(Task):
                 f"   ({split['examples']} examples)")
         if "validity" in scores:
             metrics["validity"] = min(split["validity"] for split in metrics["splits"].values())
-        for source, prediction, reference in rows[: evaluation["num_samples"]]:
+        for source, prediction, reference in rows[: evaluation.num_samples]:
             mark = "ok" if prediction.strip() == reference.strip() else "WRONG"
             log(f"  {source!r:40} -> {prediction!r:16} [{mark}, expected {reference!r}]")
         metrics["samples"] = [
             {"source": s, "prediction": p, "reference": r}
-            for s, p, r in rows[: evaluation["num_samples"]]
+            for s, p, r in rows[: evaluation.num_samples]
         ]
         return metrics

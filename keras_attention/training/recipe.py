@@ -1,17 +1,27 @@
 """Recipes: one TOML file describes a complete, reproducible run.
 
-A recipe has five tables: `task`, `data`, `model`, `training`, `evaluation`.
-Every key has a default (below); a recipe states only what differs.
-Command-line `--set table.key=value` overrides win over the file. Unknown
-keys, wrong types and values outside the allowed choices are errors that name
-the key and what is allowed.
+A recipe has five tables, each read into a typed, frozen dataclass:
+`task` (`TaskConfig`), `data` (`DataConfig`), `model` (`ModelConfig`),
+`training` (`TrainingConfig`) and `evaluation` (`EvaluationConfig`). Every
+field has a default; a recipe states only what differs. Command-line `--set
+table.key=value` overrides win over the file. Unknown keys, wrong types and
+values outside the allowed choices or ranges are errors that name the key
+and what is allowed; they are all checked here, once, when the recipe is
+read.
+
+"Not set" is `None` in a field (all the examples, the paper's learning-rate
+schedule, a tokenizer learned from the data, no top-k filtering...): leave
+the key out of the TOML file. The values that meant "not set" before typed
+recipes (`0`, `""`, `top_p = 1.0`) are read as `None` too, so older recipes
+and run directories keep working.
 """
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import json
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 try:
@@ -19,176 +29,229 @@ try:
 except ModuleNotFoundError:  # Python < 3.11
     import tomli as tomllib
 
-__all__ = ["DEFAULTS", "CHOICES", "RecipeError", "load_recipe", "parse_override", "validate_recipe"]
-
-DEFAULTS: dict = {
-    # One of `keras_attention.tasks.TASKS` (checked by `tasks.get_task`).
-    "task": {"kind": "translation"},
-    "data": {
-        # "embedded:dates", "embedded:docstrings", "embedded:docstring_topics",
-        # or a path to a file (TSV pairs, text lines, CSV/TSV with labels).
-        "source": "embedded:dates",
-        # at most this many examples (0: all; embedded:dates generates 20000)
-        "num_examples": 0,
-        "validation_fraction": 0.05,
-        "test_fraction": 0.05,
-        "vocabulary_size": 8000,
-        "lower_case": False,
-        "shared_vocabulary": True,
-        "max_length": 32,
-        "strict": False,
-        "tokenizer": "",  # a saved tokenizer directory or SentencePiece model; "" = learn one
-    },
-    "model": {"preset": "transformer_tiny", "overrides": {}},
-    "training": {
-        "batch_size": 64,
-        "epochs": 10,
-        "steps_per_epoch": 0,  # 0: one pass over the training data per epoch
-        "learning_rate": 0.0,  # 0: the paper's warmup / inverse-sqrt schedule
-        "warmup_steps": 4000,
-        "schedule_scale": 1.0,
-        "label_smoothing": 0.1,
-        "mixed_precision": "float32",
-        "jit_compile": False,
-        "strategy": "default",
-        "checkpoint_every": 200,
-        "seed": 0,
-    },
-    "evaluation": {
-        "beam_size": 1,
-        "length_penalty": 0.6,
-        # translation: "" or "iso_date" (answer with the best beam that is a
-        # real calendar date, or "" when none is)
-        "output_constraint": "",
-        "num_samples": 5,
-        "max_examples": 1000,
-        # language models: how `generate` continues a prompt
-        "max_new_tokens": 32,
-        "temperature": 0.0,
-        "top_k": 0,  # 0: no top-k filtering
-        "top_p": 1.0,
-        "seed": 0,
-    },
-}
-
-CHOICES = {
-    ("training", "mixed_precision"): ("float32", "mixed_float16", "mixed_bfloat16"),
-    ("training", "strategy"): ("default", "mirrored", "multi_worker"),
-    ("evaluation", "output_constraint"): ("", "iso_date"),
-}
-
-# The smallest value each numeric key accepts (anything below is nonsense).
-MINIMUM = {
-    ("data", "vocabulary_size"): 1,
-    ("data", "max_length"): 1,
-    ("data", "num_examples"): 0,
-    ("training", "batch_size"): 1,
-    ("training", "epochs"): 1,
-    ("training", "steps_per_epoch"): 0,
-    ("training", "learning_rate"): 0,
-    ("training", "warmup_steps"): 1,
-    ("training", "checkpoint_every"): 1,
-    ("evaluation", "beam_size"): 1,
-    ("evaluation", "length_penalty"): 0,
-    ("evaluation", "num_samples"): 0,
-    ("evaluation", "max_examples"): 1,
-    ("evaluation", "max_new_tokens"): 1,
-    ("evaluation", "temperature"): 0,
-    ("evaluation", "top_k"): 0,
-}
-# Keys that must be strictly above zero.
-STRICTLY_POSITIVE = {("training", "schedule_scale")}
+__all__ = [
+    "DataConfig",
+    "EvaluationConfig",
+    "ModelConfig",
+    "Recipe",
+    "RecipeError",
+    "TaskConfig",
+    "TrainingConfig",
+    "dump_recipe",
+    "load_recipe",
+    "parse_override",
+    "validate_recipe",
+]
 
 
 class RecipeError(ValueError):
     """An invalid recipe: the message names the key and what is allowed."""
 
 
-def _merge(defaults, given, prefix=""):
-    merged = copy.deepcopy(defaults)
-    for key, value in given.items():
-        name = f"{prefix}{key}"
-        if key not in defaults:
-            raise RecipeError(
-                f"Unknown recipe key `{name}`. Allowed keys"
-                f"{' in [' + prefix[:-1] + ']' if prefix else ''}: {', '.join(sorted(defaults))}"
-            )
-        default = defaults[key]
-        if isinstance(default, dict) and key != "overrides":
-            if not isinstance(value, dict):
-                raise RecipeError(f"`{name}` must be a table. Received: {value!r}")
-            merged[key] = _merge(default, value, f"{name}.")
-        else:
-            merged[key] = value
-    return merged
+def _field(
+    default, *, minimum=None, above=None, maximum=None, below=None, choices=None, unset=None, doc=""
+):
+    """A recipe field: its default, its bounds (`minimum` <= value, `above` <
+    value, value <= `maximum`, value < `below`), its `choices`, and the
+    legacy value that reads as None (`unset`)."""
+    metadata = dict(
+        minimum=minimum, above=above, maximum=maximum, below=below, choices=choices, unset=unset,
+        doc=doc,
+    )
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
-def _check_type(name, value, default):
-    if isinstance(default, bool):
+@dataclass(frozen=True)
+class TaskConfig:
+    """`[task]`: which task (one of `keras_attention.tasks.TASKS`)."""
+
+    kind: str = _field("translation", doc="checked against the task registry by tasks.get_task")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """`[data]`: where the examples come from and how they become ids."""
+
+    # "embedded:dates", "embedded:docstrings", "embedded:docstring_topics",
+    # or a path to a file (TSV pairs, text lines, CSV/TSV with labels).
+    source: str = _field("embedded:dates")
+    num_examples: int | None = _field(None, minimum=0, unset=0, doc="None (or 0): all")
+    validation_fraction: float = _field(0.05, minimum=0, below=0.5)
+    test_fraction: float = _field(0.05, minimum=0, below=0.5)
+    vocabulary_size: int = _field(8000, minimum=1)
+    lower_case: bool = _field(False)
+    shared_vocabulary: bool = _field(True)
+    max_length: int = _field(32, minimum=1)
+    strict: bool = _field(False)
+    # A saved tokenizer directory or a SentencePiece model file; None: learn one.
+    tokenizer: str | None = _field(None, unset="")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """`[model]`: a preset of the task's model, and constructor overrides."""
+
+    preset: str = _field("transformer_tiny")
+    overrides: dict = _field({})
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """`[training]`: how `model.fit` runs."""
+
+    batch_size: int = _field(64, minimum=1)
+    epochs: int = _field(10, minimum=1)
+    steps_per_epoch: int | None = _field(
+        None, minimum=0, unset=0, doc="None (or 0): one pass over the data"
+    )
+    learning_rate: float | None = _field(
+        None, minimum=0, unset=0, doc="None (or 0): the paper's warmup / inverse-sqrt schedule"
+    )
+    warmup_steps: int = _field(4000, minimum=1)
+    schedule_scale: float = _field(1.0, above=0)
+    label_smoothing: float = _field(0.1, minimum=0, below=1)
+    mixed_precision: str = _field("float32", choices=("float32", "mixed_float16", "mixed_bfloat16"))
+    jit_compile: bool = _field(False)
+    strategy: str = _field("default", choices=("default", "mirrored", "multi_worker"))
+    checkpoint_every: int = _field(200, minimum=1)
+    seed: int = _field(0)
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """`[evaluation]`: how the test split is decoded and scored."""
+
+    beam_size: int = _field(1, minimum=1)
+    length_penalty: float = _field(0.6, minimum=0)
+    # translation: None, or "iso_date" (answer with the best beam that is a
+    # real calendar date, or "" when none is)
+    output_constraint: str | None = _field(None, choices=("iso_date",), unset="")
+    num_samples: int = _field(5, minimum=0)
+    max_examples: int = _field(1000, minimum=1)
+    # language models: how `generate` continues a prompt (temperature 0: greedy)
+    max_new_tokens: int = _field(32, minimum=1)
+    temperature: float = _field(0.0, minimum=0)
+    top_k: int | None = _field(None, minimum=0, unset=0, doc="None (or 0): no top-k filtering")
+    top_p: float | None = _field(
+        None, above=0, maximum=1, unset=1.0, doc="None (or 1.0): no nucleus filtering"
+    )
+    seed: int = _field(0)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A complete recipe: every table typed, every value checked."""
+
+    task: TaskConfig = field(default_factory=TaskConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+
+    def replace(self, **tables) -> "Recipe":
+        """A checked copy with some fields changed: `replace(training={"epochs": 3})`
+        (None unsets an optional field)."""
+        changed = self.to_dict()
+        for table, values in tables.items():
+            changed[table] = {**changed.get(table, {}), **values}
+        return validate_recipe(changed)
+
+    def to_dict(self) -> dict:
+        """`{table: {key: value}}`, with unset (None) fields left out, as TOML has no null."""
+        return {table.name: _table_dict(getattr(self, table.name)) for table in dataclasses.fields(self)}
+
+
+TABLES = {table.name: table.default_factory for table in dataclasses.fields(Recipe)}
+
+
+def _table_dict(config) -> dict:
+    return {
+        item.name: getattr(config, item.name)
+        for item in dataclasses.fields(config)
+        if getattr(config, item.name) is not None
+    }
+
+
+def _allowed_types(annotation: str) -> tuple[type, bool]:
+    """`(the value's type, whether None is allowed)` of a field annotation."""
+    optional = annotation.endswith("| None")
+    name = annotation.replace("| None", "").strip()
+    return {"int": int, "float": float, "bool": bool, "str": str, "dict": dict}[name], optional
+
+
+def _check_value(name: str, value, item: dataclasses.Field):
+    kind, optional = _allowed_types(item.type)
+    meta = item.metadata
+    if value is None or (meta["unset"] is not None and value == meta["unset"] and type(value) is not bool):
+        if optional:
+            return None
+    if kind is bool:
         ok = isinstance(value, bool)
-    elif isinstance(default, int):
+    elif kind is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(default, float):
+    elif kind is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    elif isinstance(default, dict):
-        ok = isinstance(value, dict)
     else:
-        ok = isinstance(value, str)
+        ok = isinstance(value, kind)
     if not ok:
-        raise RecipeError(
-            f"`{name}` must be of type {type(default).__name__}. Received: {value!r}"
+        raise RecipeError(f"`{name}` must be of type {kind.__name__}. Received: {value!r}")
+    if meta["choices"] is not None and value not in meta["choices"]:
+        allowed = list(meta["choices"])
+        raise RecipeError(f"`{name}` must be one of {allowed}. Received: {value!r}")
+    if kind in (int, float):
+        value = kind(value)
+        low, above, high, below = (meta[k] for k in ("minimum", "above", "maximum", "below"))
+        inside = (
+            math.isfinite(value)
+            and (low is None or value >= low)
+            and (above is None or value > above)
+            and (high is None or value <= high)
+            and (below is None or value < below)
         )
+        if not inside:
+            expected = _bounds(kind, low, above, high, below)
+            raise RecipeError(f"`{name}` must be {expected}. Received: {value!r}")
+    if kind is dict:
+        for key, entry in value.items():
+            if isinstance(entry, float) and not math.isfinite(entry):
+                raise RecipeError(f"`{name}.{key}` must be finite. Received: {entry!r}")
+    return value
 
 
-def validate_recipe(recipe: dict) -> dict:
-    """Fill defaults into `recipe` and check every key, type and choice."""
-    merged = _merge(DEFAULTS, recipe)
-    for table, keys in DEFAULTS.items():
-        for key, default in keys.items():
-            name, value = f"{table}.{key}", merged[table][key]
-            _check_type(name, value, default)
-            if isinstance(default, float) and not isinstance(default, bool):
-                merged[table][key] = float(value)
-            allowed = CHOICES.get((table, key))
-            if allowed is not None and value not in allowed:
+def _bounds(kind, low, above, high, below) -> str:
+    """What a number must be, in words: `>= 1`, `a finite number > 0`, `in [0, 0.5)`."""
+    if high is not None or below is not None:
+        opening = f"({above}" if above is not None else f"[{low}"
+        closing = f"{high}]" if high is not None else f"{below})"
+        return f"in {opening}, {closing}"
+    if low is None and above is None:
+        return "a finite number" if kind is float else "an integer"
+    bound = f">= {low}" if low is not None else f"> {above}"
+    return f"a finite number {bound}" if kind is float else bound
+
+
+def validate_recipe(recipe: dict) -> Recipe:
+    """Check every table, key, type, choice and range of a recipe dict and
+    return the typed `Recipe` (defaults filled in)."""
+    tables = {}
+    for table, given in recipe.items():
+        if table not in TABLES:
+            raise RecipeError(f"Unknown recipe key `{table}`. Allowed keys: {', '.join(TABLES)}")
+        if not isinstance(given, dict):
+            raise RecipeError(f"`{table}` must be a table. Received: {given!r}")
+        fields = {item.name: item for item in dataclasses.fields(TABLES[table])}
+        values = {}
+        for key, value in given.items():
+            if key not in fields:
                 raise RecipeError(
-                    f"`{name}` must be one of {list(allowed)}. Received: {value!r}"
+                    f"Unknown recipe key `{table}.{key}`. Allowed keys in [{table}]: "
+                    f"{', '.join(sorted(fields))}"
                 )
-            _check_range(name, value, (table, key))
-    for key in ("validation_fraction", "test_fraction"):
-        if not 0 <= merged["data"][key] < 0.5:
-            raise RecipeError(
-                f"`data.{key}` must be in [0, 0.5). Received: {merged['data'][key]!r}"
-            )
-    if not 0 <= merged["training"]["label_smoothing"] < 1:
-        raise RecipeError(
-            "`training.label_smoothing` must be in [0, 1). "
-            f"Received: {merged['training']['label_smoothing']!r}"
-        )
-    if not 0 < merged["evaluation"]["top_p"] <= 1:
-        raise RecipeError(
-            f"`evaluation.top_p` must be in (0, 1]. Received: {merged['evaluation']['top_p']!r}"
-        )
-    for key, value in merged["model"]["overrides"].items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise RecipeError(f"`model.overrides.{key}` must be finite. Received: {value!r}")
-    return merged
-
-
-def _check_range(name: str, value, key: tuple[str, str]):
-    """Numbers must be finite and at least the key's minimum."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return
-    floating = isinstance(value, float)
-    if key in STRICTLY_POSITIVE:
-        if not (math.isfinite(value) and value > 0):
-            raise RecipeError(f"`{name}` must be a finite number > 0. Received: {value!r}")
-        return
-    minimum = MINIMUM.get(key)
-    if floating and not math.isfinite(value) or minimum is not None and value < minimum:
-        bound = f">= {minimum}" if minimum is not None else ""
-        expected = f"a finite number {bound}".strip() if floating else bound
-        raise RecipeError(f"`{name}` must be {expected}. Received: {value!r}")
+            values[key] = _check_value(f"{table}.{key}", value, fields[key])
+        tables[table] = TABLES[table](**values)
+    return Recipe(**tables)
 
 
 def parse_override(text: str) -> tuple[list[str], object]:
@@ -204,7 +267,7 @@ def parse_override(text: str) -> tuple[list[str], object]:
     return path, value
 
 
-def load_recipe(path: str | Path, overrides: list[str] = ()) -> dict:
+def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
     """Read, override and validate a recipe TOML file.
 
     Args:
@@ -213,7 +276,7 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> dict:
             strings), applied in order.
 
     Returns:
-        The complete recipe dict (every default filled in).
+        The typed `Recipe` (every default filled in).
     """
     path = Path(path)
     if not path.is_file():
@@ -236,15 +299,13 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> dict:
         raise RecipeError(f"{path}: {error}") from None
 
 
-def dump_recipe(recipe: dict) -> str:
+def dump_recipe(recipe: Recipe) -> str:
     """The recipe as TOML text that `load_recipe` reads back unchanged."""
     lines = []
-    for table, values in recipe.items():
+    for table, values in recipe.to_dict().items():
         lines.append(f"[{table}]")
         lines += [
-            f"{key} = {json.dumps(value)}"
-            for key, value in values.items()
-            if not isinstance(value, dict)
+            f"{key} = {json.dumps(value)}" for key, value in values.items() if not isinstance(value, dict)
         ]
         for key, value in values.items():
             if isinstance(value, dict) and value:

@@ -41,18 +41,18 @@ from keras_attention._files import DirectoryLock, write_text_atomically
 from keras_attention.export.saved_model import check_replaceable, export_task
 from keras_attention.tasks import get_task
 from keras_attention.training.callbacks import AtomicBackupAndRestore, StopOnNaN
-from keras_attention.training.recipe import dump_recipe, load_recipe
+from keras_attention.training.recipe import Recipe, dump_recipe, load_recipe
 from keras_attention.training.schedules import TransformerSchedule
 from keras_attention.training.strategy import get_strategy, patch_keras_for_multi_worker
 
 __all__ = ["plot_history", "train"]
 
 
-def _optimizer(recipe: dict, hidden_dim: int) -> keras.optimizers.Optimizer:
-    training = recipe["training"]
-    learning_rate = training["learning_rate"] or TransformerSchedule(
-        hidden_dim, training["warmup_steps"], training["schedule_scale"]
-    )
+def _optimizer(recipe: Recipe, hidden_dim: int) -> keras.optimizers.Optimizer:
+    training = recipe.training
+    learning_rate = training.learning_rate
+    if learning_rate is None:
+        learning_rate = TransformerSchedule(hidden_dim, training.warmup_steps, training.schedule_scale)
     # The paper's Adam settings (§5.3).
     return keras.optimizers.Adam(learning_rate, beta_1=0.9, beta_2=0.98, epsilon=1e-9)
 
@@ -182,7 +182,7 @@ def _staging(run_dir: Path, recipe_text: str, chief: bool, skip_fit: bool = True
 
 def _fit(task, recipe: dict, strategy, work: Path, chief: bool, log) -> tuple[keras.Model, float]:
     """Build, compile and fit the task's model in `work`; `(model, seconds)`."""
-    training = recipe["training"]
+    training = recipe.training
     train_data, validation_data = task.datasets()
     with strategy.scope():
         model = task.build_model()
@@ -190,12 +190,12 @@ def _fit(task, recipe: dict, strategy, work: Path, chief: bool, log) -> tuple[ke
             optimizer=_optimizer(recipe, task.model_width(model)),
             loss=task.loss(),
             weighted_metrics=task.metrics(),  # sample weights apply, as to the loss
-            jit_compile=training["jit_compile"],
+            jit_compile=training.jit_compile,
         )
-    if training["strategy"] == "multi_worker":
+    if training.strategy == "multi_worker":
         patch_keras_for_multi_worker(model, strategy)
     log(
-        f"{type(model).__name__} from preset {recipe['model']['preset']!r}: "
+        f"{type(model).__name__} from preset {recipe.model.preset!r}: "
         f"{model.count_params():,} parameters; {len(task.train_examples):,} training, "
         f"{len(task.validation_examples):,} validation, {len(task.test_examples):,} test examples"
     )
@@ -206,7 +206,7 @@ def _fit(task, recipe: dict, strategy, work: Path, chief: bool, log) -> tuple[ke
         ),
         # The chief removes its checkpoint itself, once model.keras is saved.
         AtomicBackupAndRestore(
-            str(work / "backup"), save_freq=training["checkpoint_every"], delete_checkpoint=not chief
+            str(work / "backup"), save_freq=training.checkpoint_every, delete_checkpoint=not chief
         ),
     ]
     if chief:
@@ -221,8 +221,8 @@ def _fit(task, recipe: dict, strategy, work: Path, chief: bool, log) -> tuple[ke
         model.fit(
             train_data,
             validation_data=validation_data,
-            epochs=training["epochs"],
-            steps_per_epoch=training["steps_per_epoch"] or None,
+            epochs=training.epochs,
+            steps_per_epoch=training.steps_per_epoch,
             callbacks=callbacks,
             shuffle=False,  # the tf.data pipeline shuffles, deterministically
             # Live progress bars on a terminal, one line per epoch in logs.
@@ -258,10 +258,10 @@ def train(
     """
     recipe = load_recipe(recipe_path, overrides)
     recipe_text = dump_recipe(recipe)
-    training = recipe["training"]
-    keras.utils.set_random_seed(training["seed"])
-    keras.config.set_dtype_policy(training["mixed_precision"])
-    strategy = get_strategy(training["strategy"])
+    training = recipe.training
+    keras.utils.set_random_seed(training.seed)
+    keras.config.set_dtype_policy(training.mixed_precision)
+    strategy = get_strategy(training.strategy)
     worker = _worker_index()
     chief = worker == 0
     # Other workers of a multi-worker job keep their files apart from the chief's.
@@ -275,7 +275,7 @@ def train(
         check_replaceable(run_dir / "export", overwrite=True)
     with DirectoryLock(run_dir, "keras-attention train"):
         # The workers of a multi-worker job fit together, so none may skip fit alone.
-        work, state = _staging(run_dir, recipe_text, chief, skip_fit=training["strategy"] != "multi_worker")
+        work, state = _staging(run_dir, recipe_text, chief, skip_fit=training.strategy != "multi_worker")
         if state == "installed":
             log(f"The interrupted run in {run_dir} had finished; its outputs are now in place.")
             return json.loads((run_dir / "metrics.json").read_text())

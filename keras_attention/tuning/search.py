@@ -180,13 +180,13 @@ def run_search(spec_path: str | Path, out_dir: str | Path, log=print) -> dict:
             f"The objective {spec['tuner']['objective']!r} needs validation data: "
             "set `data.validation_fraction` > 0 in the recipe or the spec's overrides."
         )
-    training = recipe["training"]
+    training = recipe.training
     worker = os.environ.get("KERASTUNER_TUNER_ID", "")
     tuner.search(
         train_data,
         validation_data=validation_data,
-        epochs=training["epochs"],
-        steps_per_epoch=training["steps_per_epoch"] or None,
+        epochs=training.epochs,
+        steps_per_epoch=training.steps_per_epoch,
         shuffle=False,  # the tf.data pipeline shuffles, deterministically
         verbose=2 if not worker or worker == "chief" else 0,
     )
@@ -201,13 +201,13 @@ def run_search(spec_path: str | Path, out_dir: str | Path, log=print) -> dict:
     best = tuner.oracle.get_best_trials(1)[0]
     values = dict(best.hyperparameters.values)
     (out_dir / "best_hyperparameters.json").write_text(json.dumps(values, indent=2) + "\n")
-    best_recipe = copy.deepcopy(recipe)
-    best_recipe["model"]["overrides"] = {
-        **best_recipe["model"]["overrides"],
-        **hypermodel.model_overrides(hypermodel._sample(best.hyperparameters)),
-    }
-    best_recipe["training"]["warmup_steps"] = values["warmup_steps"]
-    best_recipe["training"]["schedule_scale"] = values["schedule_scale"]
+    best_recipe = recipe.replace(
+        model={"overrides": {
+            **recipe.model.overrides,
+            **hypermodel.model_overrides(hypermodel._sample(best.hyperparameters)),
+        }},
+        training={"warmup_steps": values["warmup_steps"], "schedule_scale": values["schedule_scale"]},
+    )
     (out_dir / "best_recipe.toml").write_text(
         f"# Written by `keras-attention tune`: the best trial ({best.trial_id}, "
         f"{spec['tuner']['objective']} = {best.score:.4f}) of {spec_path}.\n" + dump_recipe(best_recipe)

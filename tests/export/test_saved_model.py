@@ -181,8 +181,7 @@ def test_evaluation_decodes_exactly_what_is_served(runs, beam_size):
 
     out, task, model = runs["dates"]
     task = copy.copy(task)
-    task.recipe = copy.deepcopy(task.recipe)
-    task.recipe["evaluation"]["beam_size"] = beam_size
+    task.recipe = task.recipe.replace(evaluation={"beam_size": beam_size})
     texts = TEXTS + ["5 nov. 2021", "jul 14 2020", "Christmas Day, December 25, 1999", "zzz", "   "]
     export = export_task(task, model, out.parent / f"export-beam-{beam_size}")
     served = tf.saved_model.load(str(export)).signatures["serving_default"](text=tf.constant(texts))

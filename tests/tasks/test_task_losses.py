@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import keras
 
 from keras_attention.models import BertClassifier, BertMaskedLM, GPTDecoder, Seq2SeqTransformer
 from keras_attention.training.recipe import validate_recipe

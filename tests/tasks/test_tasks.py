@@ -25,8 +25,7 @@ def test_split_that_leaves_nothing_to_train_on():
 
 
 def test_unknown_kind_lists_the_available_ones():
-    recipe = validate_recipe({"task": {"kind": "translation"}})
-    recipe["task"]["kind"] = "speech"
+    recipe = validate_recipe({"task": {"kind": "speech"}})
     with pytest.raises(ValueError, match="'speech'.*'classification'"):
         get_task(recipe)
 
@@ -77,7 +76,7 @@ def test_unknown_model_override_is_refused_before_any_work():
 
 def test_invalid_model_override_value_names_the_override(tmp_path):
     task = _translation_task({"hidden_dim": -3})
-    task.data_config["num_examples"] = 200
+    task.recipe = task.recipe.replace(data={"num_examples": 200})
     task.load_data()
     task.prepare_tokenizers(tmp_path, show_progress=False)
     with pytest.raises(ValueError, match="`model.overrides`.*`hidden_dim` must be a positive integer. Received: hidden_dim=-3"):
@@ -152,6 +151,6 @@ def test_iso_date_constraint_answers_with_the_best_real_date_or_nothing(tmp_path
     assert [t.decode() for t in outputs["translation"].numpy()] == ["2020-06-30", "", "1999-12-25"]
     assert outputs["valid"].numpy().tolist() == [True, False, True]
     assert outputs["score"].numpy().tolist() == [-1.0, 0.0, 0.0]  # the chosen beam's
-    task.recipe["evaluation"]["output_constraint"] = ""
+    task.recipe = task.recipe.replace(evaluation={"output_constraint": None})
     outputs = task.translate(model, tf.constant(["a", "b", "c"]))
     assert [t.decode() for t in outputs["translation"].numpy()] == ["2020-06-31", "2021-02-29", "1999-12-25"]

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from keras_attention.training.recipe import (
-    DEFAULTS,
+    Recipe,
     RecipeError,
     dump_recipe,
     load_recipe,
@@ -16,18 +16,17 @@ RECIPES = sorted((Path(__file__).parents[2] / "models").glob("*.toml"))
 
 @pytest.mark.parametrize("path", RECIPES, ids=[p.name for p in RECIPES])
 def test_every_shipped_recipe_is_valid(path):
-    recipe = load_recipe(path)
-    assert set(recipe) == set(DEFAULTS)
+    assert isinstance(load_recipe(path), Recipe)
 
 
 def test_defaults_fill_in_and_overrides_win(tmp_path):
     path = tmp_path / "r.toml"
     path.write_text('[training]\nepochs = 3\n[model]\npreset = "transformer_tiny"\n')
     recipe = load_recipe(path, ["training.epochs=5", "data.source=my_pairs.tsv", "model.overrides.dropout=0.2"])
-    assert recipe["training"]["epochs"] == 5
-    assert recipe["training"]["batch_size"] == DEFAULTS["training"]["batch_size"]
-    assert recipe["data"]["source"] == "my_pairs.tsv"
-    assert recipe["model"]["overrides"] == {"dropout": 0.2}
+    assert recipe.training.epochs == 5
+    assert recipe.training.batch_size == Recipe().training.batch_size == 64
+    assert recipe.data.source == "my_pairs.tsv"
+    assert recipe.model.overrides == {"dropout": 0.2}
 
 
 def test_dump_and_load_round_trip(tmp_path):
@@ -91,3 +90,64 @@ def test_missing_and_malformed_recipe_files(tmp_path):
 def test_nonsense_numbers_are_refused_by_name(recipe, message):
     with pytest.raises(RecipeError, match=message):
         validate_recipe(recipe)
+
+
+def test_a_recipe_is_typed_and_unset_is_none():
+    recipe = validate_recipe({})
+    assert isinstance(recipe, Recipe)
+    assert recipe.training.steps_per_epoch is None  # one pass over the data
+    assert recipe.training.learning_rate is None  # the paper's schedule
+    assert recipe.data.tokenizer is None and recipe.data.num_examples is None
+    assert recipe.evaluation.top_k is None and recipe.evaluation.top_p is None
+    assert recipe.evaluation.output_constraint is None
+    with pytest.raises(AttributeError):
+        recipe.training.epochs = 3  # frozen: changed only through `replace`, which validates
+
+
+@pytest.mark.parametrize(
+    "table, key, legacy",
+    [
+        ("data", "num_examples", 0),
+        ("data", "tokenizer", ""),
+        ("training", "steps_per_epoch", 0),
+        ("training", "learning_rate", 0.0),
+        ("evaluation", "top_k", 0),
+        ("evaluation", "top_p", 1.0),
+        ("evaluation", "output_constraint", ""),
+    ],
+)
+def test_the_old_not_set_values_read_as_none(tmp_path, table, key, legacy):
+    recipe = validate_recipe({table: {key: legacy}})
+    assert getattr(getattr(recipe, table), key) is None
+    # ... and a recipe with them dumps (without the key) and loads back equal.
+    path = tmp_path / "recipe.toml"
+    path.write_text(dump_recipe(recipe))
+    assert f"{key} =" not in path.read_text() and load_recipe(path) == recipe
+
+
+def test_set_values_keep_their_type(tmp_path):
+    recipe = validate_recipe({
+        "training": {"steps_per_epoch": 50, "learning_rate": 1, "schedule_scale": 2},
+        "evaluation": {"top_k": 5, "top_p": 0.9, "output_constraint": "iso_date"},
+        "data": {"tokenizer": "my_tokenizer"},
+    })
+    assert recipe.training.steps_per_epoch == 50
+    assert recipe.training.learning_rate == 1.0 and isinstance(recipe.training.learning_rate, float)
+    assert isinstance(recipe.training.schedule_scale, float)
+    assert (recipe.evaluation.top_k, recipe.evaluation.top_p) == (5, 0.9)
+    assert recipe.data.tokenizer == "my_tokenizer"
+    path = tmp_path / "recipe.toml"
+    path.write_text(dump_recipe(recipe))
+    assert load_recipe(path) == recipe
+
+
+def test_replace_checks_what_it_changes():
+    recipe = validate_recipe({})
+    assert recipe.replace(training={"epochs": 3}).training.epochs == 3
+    assert recipe.training.epochs == 10  # the original is unchanged
+    with pytest.raises(RecipeError, match="`training.batch_size` must be >= 1"):
+        recipe.replace(training={"batch_size": 0})
+    with pytest.raises(RecipeError, match="Unknown recipe key `training.batch_sise`"):
+        recipe.replace(training={"batch_sise": 3})
+    assert recipe.replace(training={"steps_per_epoch": 5}).replace(
+        training={"steps_per_epoch": None}) == recipe
