@@ -173,27 +173,6 @@ class BertEncoder(PresetMixin, keras.Model):
         self.activation = activation
         self.norm_epsilon = norm_epsilon
 
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
-            "vocabulary_size": self.vocabulary_size,
-            "num_layers": self.num_layers,
-            "num_heads": self.num_heads,
-            "hidden_dim": self.hidden_dim,
-            "intermediate_dim": self.intermediate_dim,
-            "max_sequence_length": self.max_sequence_length,
-            "num_segments": self.num_segments,
-            "dropout": self.dropout,
-            "activation": self.activation,
-            "norm_epsilon": self.norm_epsilon,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
     # === Forward pass (functional graph, inspection) ===
 
     def _forward(self, token_ids, segment_ids, return_attention_scores=False):

@@ -157,8 +157,7 @@ class GenerativeModel(keras.Model):
     gives it:
 
     - the dtype policy (a functional model ignores `dtype`; it is kept for
-      `compile`'s loss scaling under `mixed_float16` and for the config), and
-      the config entries every model has (`name`, `trainable`, `dtype`);
+      `compile`'s loss scaling under `mixed_float16` and for the config);
     - the key/value cache: `initial_cache` (zeros, one slice per block),
       `stack_layers` (any per-block tensor stacked the same way) and
       `call_blocks_with_cache` (the blocks run on one step, the cache updated);
@@ -187,17 +186,6 @@ class GenerativeModel(keras.Model):
         if dtype is not None:
             self.dtype_policy = dtype
         self._compiled = CompiledFunctions(lambda: self.variables)
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
     # === Key/value cache ===
 

@@ -151,24 +151,6 @@ class GPTDecoder(PresetMixin, GenerativeModel):
         self.num_key_value_heads = num_key_value_heads
         self.attention_window = attention_window
 
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "vocabulary_size": self.vocabulary_size,
-            "num_layers": self.num_layers,
-            "num_heads": self.num_heads,
-            "hidden_dim": self.hidden_dim,
-            "intermediate_dim": self.intermediate_dim,
-            "max_sequence_length": self.max_sequence_length,
-            "dropout": self.dropout,
-            "activation": self.activation,
-            "position": self.position,
-            "norm": self.norm,
-            "norm_epsilon": self.norm_epsilon,
-            "num_key_value_heads": self.num_key_value_heads,
-            "attention_window": self.attention_window,
-        }
-
     # === Forward pass (functional graph, inspection) ===
 
     def _forward(self, token_ids, return_attention_scores=False):

@@ -1,9 +1,15 @@
-"""`from_preset`: published architectures as data."""
+"""`from_preset` and the config: published architectures as data.
+
+A model's config is its constructor arguments, and so is a preset's: one
+mechanism (`get_config` reads every constructor argument back from the
+attribute of the same name) serves `.keras` saving and presets alike."""
 
 from __future__ import annotations
 
 import copy
 import inspect
+
+import keras
 
 
 class PresetMixin:
@@ -11,7 +17,10 @@ class PresetMixin:
 
     A subclass sets `presets`, a dict `name -> {"description": str,
     "config": dict, "published_params": int | None}`; the config holds
-    constructor arguments and overrides win over it.
+    constructor arguments and overrides win over it. The subclass keeps each
+    constructor argument as an attribute of the same name; `get_config`
+    returns them (with `name`, `trainable`, `dtype`) and `from_config`
+    rebuilds the model from them.
     """
 
     presets: dict = {}
@@ -19,6 +28,23 @@ class PresetMixin:
     @classmethod
     def preset_names(cls) -> list[str]:
         return sorted(cls.presets)
+
+    def get_config(self) -> dict:
+        """Every constructor argument, read back from the attribute of the same
+        name (what a preset's config holds), with `name`, `trainable` and `dtype`."""
+        config = {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+        }
+        for name in self.argument_names():
+            if name not in config:
+                config[name] = _serializable(getattr(self, name))
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
     @classmethod
     def argument_names(cls) -> list[str]:
@@ -57,3 +83,10 @@ class PresetMixin:
         config = copy.deepcopy(cls.presets[name]["config"])
         config.update(overrides)
         return cls(**config)
+
+
+def _serializable(value):
+    """Plain values as they are; Keras objects (e.g. an initializer) serialised."""
+    if value is None or isinstance(value, (bool, int, float, str, list, tuple, dict)):
+        return value
+    return keras.saving.serialize_keras_object(value)

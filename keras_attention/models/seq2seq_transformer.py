@@ -224,31 +224,6 @@ class Seq2SeqTransformer(PresetMixin, GenerativeModel):
         self.scale_embeddings = scale_embeddings
         self.embeddings_initializer = embeddings_initializer
 
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "encoder_vocabulary_size": self.encoder_vocabulary_size,
-            "num_encoder_layers": self.num_encoder_layers,
-            "num_decoder_layers": self.num_decoder_layers,
-            "num_heads": self.num_heads,
-            "hidden_dim": self.hidden_dim,
-            "intermediate_dim": self.intermediate_dim,
-            "max_sequence_length": self.max_sequence_length,
-            "decoder_vocabulary_size": self.decoder_vocabulary_size,
-            "dropout": self.dropout,
-            "activation": self.activation,
-            "normalize_first": self.normalize_first,
-            "norm": self.norm,
-            "norm_epsilon": self.norm_epsilon,
-            "position": self.position,
-            "share_embeddings": self.share_embeddings,
-            "tie_embeddings": self.tie_embeddings,
-            "scale_embeddings": self.scale_embeddings,
-            "embeddings_initializer": None
-            if self.embeddings_initializer is None
-            else keras.initializers.serialize(keras.initializers.get(self.embeddings_initializer)),
-        }
-
     # === Forward pass (functional graph, inspection) ===
 
     def _forward(self, encoder_token_ids, decoder_token_ids, return_attention_scores=False):
