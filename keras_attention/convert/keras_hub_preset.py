@@ -1,0 +1,177 @@
+"""Read a keras-hub BERT preset directory, as `BertBackbone.save_to_preset` writes it.
+
+The directory holds `config.json` (the backbone's class and config),
+`model.weights.h5` (Keras's weights file, read here with h5py: keras-hub need
+not be installed), and, when the tokenizer was saved too, `tokenizer.json`
+and `assets/tokenizer/vocabulary.txt`. In the weights file the layers are
+named after their classes, in the order `BertBackbone` creates them:
+`reversible_embedding` (tokens), `position_embedding`, `embedding`
+(segments), `layer_normalization`, `transformer_encoder[_N]` and `dense`
+(the pooler). Attention kernels are stored per head, `(hidden, heads,
+head_dim)`, and are flattened to `(hidden, heads * head_dim)`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from keras_attention.convert._bert_mapping import BertCheckpoint, ConversionError, SourceTensor
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.weights.h5"
+TOKENIZER_CONFIG_FILE = "tokenizer.json"
+VOCABULARY_FILE = os.path.join("assets", "tokenizer", "vocabulary.txt")
+
+
+def is_keras_hub_directory(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, WEIGHTS_FILE))
+
+
+def _read_json(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as file:
+            value = json.load(file)
+    except (OSError, json.JSONDecodeError) as error:
+        raise ConversionError(f"{path} cannot be read as JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise ConversionError(f"{path} must hold a JSON object.")
+    return value
+
+
+def _encoder_config(preset: dict, path: str) -> dict:
+    class_name = preset.get("class_name")
+    if class_name != "BertBackbone":
+        raise ConversionError(
+            f"{path} describes a keras-hub {class_name!r}; only BertBackbone presets "
+            "convert to BertEncoder."
+        )
+    config = preset.get("config", {})
+    try:
+        return {
+            "vocabulary_size": int(config["vocabulary_size"]),
+            "num_layers": int(config["num_layers"]),
+            "num_heads": int(config["num_heads"]),
+            "hidden_dim": int(config["hidden_dim"]),
+            "intermediate_dim": int(config["intermediate_dim"]),
+            "max_sequence_length": int(config.get("max_sequence_length", 512)),
+            "num_segments": int(config.get("num_segments", 2)),
+            "dropout": float(config.get("dropout", 0.1)),
+            # keras-hub's BertBackbone fixes the layer-norm epsilon at 1e-12.
+            "norm_epsilon": 1e-12,
+        }
+    except KeyError as error:
+        raise ConversionError(f"{path} has no {error.args[0]!r} in its config.") from None
+
+
+class _Weights:
+    """The variables of a Keras `.weights.h5` file, by layer path and index."""
+
+    def __init__(self, path: str):
+        import h5py
+
+        try:
+            self.file = h5py.File(path, "r")
+        except OSError as error:
+            raise ConversionError(f"{path} cannot be read as a Keras weights file: {error}") from None
+        self.path = path
+
+    def get(self, layer: str, index: int) -> SourceTensor:
+        """Variable `index` of `layer` (a path under `layers/`)."""
+        name = f"layers/{layer}/vars/{index}"
+        if name not in self.file:
+            raise ConversionError(f"{self.path}: missing tensor {name!r}.")
+        return SourceTensor(name, np.asarray(self.file[name]))
+
+    def has(self, layer: str) -> bool:
+        return f"layers/{layer}" in self.file
+
+    def close(self):
+        self.file.close()
+
+
+def _vocabulary(directory: str) -> tuple[list[str], str, bool]:
+    vocabulary_file = os.path.join(directory, VOCABULARY_FILE)
+    if not os.path.isfile(vocabulary_file):
+        raise ConversionError(
+            f"{directory} has no {VOCABULARY_FILE}: save the preset's tokenizer too "
+            "(`BertTokenizer.save_to_preset(dir)`)."
+        )
+    with open(vocabulary_file, encoding="utf-8") as file:
+        vocabulary = [line.rstrip("\r") for line in file.read().rstrip("\n").split("\n")]
+    lower_case = False
+    tokenizer_config = os.path.join(directory, TOKENIZER_CONFIG_FILE)
+    if os.path.isfile(tokenizer_config):
+        lower_case = bool(_read_json(tokenizer_config).get("config", {}).get("lowercase", False))
+    return vocabulary, vocabulary_file, lower_case
+
+
+def read_keras_hub(directory: str) -> BertCheckpoint:
+    """A keras-hub `BertBackbone` preset directory as a `BertCheckpoint`."""
+    directory = os.fspath(directory)
+    config_path = os.path.join(directory, CONFIG_FILE)
+    if not os.path.isfile(config_path):
+        raise ConversionError(f"{directory} has no {CONFIG_FILE}: not a keras-hub preset directory.")
+    config = _encoder_config(_read_json(config_path), config_path)
+    vocabulary, vocabulary_file, lower_case = _vocabulary(directory)
+    weights = _Weights(os.path.join(directory, WEIGHTS_FILE))
+    try:
+        tensors = {
+            "embeddings.token": weights.get("reversible_embedding", 0),
+            "embeddings.position": weights.get("position_embedding", 0),
+            "embeddings.segment": weights.get("embedding", 0),
+            "embeddings.norm.gamma": weights.get("layer_normalization", 0),
+            "embeddings.norm.beta": weights.get("layer_normalization", 1),
+            "pooler.kernel": weights.get("dense", 0),
+            "pooler.bias": weights.get("dense", 1),
+        }
+        for index in range(config["num_layers"]):
+            block = "transformer_encoder" + (f"_{index}" if index else "")
+            ours = f"layers.{index}."
+            attention = f"{block}/_self_attention_layer"
+            for projection in ("query", "key", "value"):
+                # (hidden, heads, head_dim) -> (hidden, heads * head_dim)
+                kernel = weights.get(f"{attention}/{projection}_dense", 0)
+                tensors[f"{ours}attention.{projection}.kernel"] = SourceTensor(
+                    kernel.name, kernel.value.reshape(kernel.value.shape[0], -1)
+                )
+                bias = weights.get(f"{attention}/{projection}_dense", 1)
+                tensors[f"{ours}attention.{projection}.bias"] = SourceTensor(bias.name, bias.value.reshape(-1))
+            # (heads, head_dim, hidden) -> (heads * head_dim, hidden)
+            kernel = weights.get(f"{attention}/output_dense", 0)
+            tensors[f"{ours}attention.output.kernel"] = SourceTensor(
+                kernel.name, kernel.value.reshape(-1, kernel.value.shape[-1])
+            )
+            tensors[f"{ours}attention.output.bias"] = weights.get(f"{attention}/output_dense", 1)
+            for name, layer in (
+                ("attention_norm", "_self_attention_layer_norm"),
+                ("output_norm", "_feedforward_layer_norm"),
+            ):
+                tensors[f"{ours}{name}.gamma"] = weights.get(f"{block}/{layer}", 0)
+                tensors[f"{ours}{name}.beta"] = weights.get(f"{block}/{layer}", 1)
+            for name, layer in (
+                ("intermediate", "_feedforward_intermediate_dense"),
+                ("output", "_feedforward_output_dense"),
+            ):
+                tensors[f"{ours}{name}.kernel"] = weights.get(f"{block}/{layer}", 0)
+                tensors[f"{ours}{name}.bias"] = weights.get(f"{block}/{layer}", 1)
+        extra = f"transformer_encoder_{config['num_layers']}"
+        if weights.has(extra):
+            raise ConversionError(
+                f"{weights.path}: layer {extra!r} is beyond num_layers={config['num_layers']} "
+                f"in {config_path}: the config does not match the weights."
+            )
+    finally:
+        weights.close()
+    return BertCheckpoint(
+        source=directory,
+        format="keras_hub",
+        config=config,
+        vocabulary=vocabulary,
+        vocabulary_file=vocabulary_file,
+        lower_case=lower_case,
+        tensors=tensors,
+        weights_file=weights.path,
+    )
