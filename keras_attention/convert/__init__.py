@@ -4,7 +4,8 @@ this package's models, tokenizers and run directories.
 `read_bert_checkpoint(path)` (`checkpoint.py`) reads either format, one
 module per format (`huggingface.py`, `keras_hub_preset.py`); where each
 tensor goes is `_bert_mapping.py`. The models' `from_pretrained`
-classmethods (`_models.py`) build on it.
+classmethods (`_models.py`) and `convert`, the `keras-attention convert`
+command (`run_directory.py`), build on it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from keras_attention.convert.checkpoint import load_bert_tokenizer, read_bert_ch
 __all__ = [
     "BertCheckpoint",
     "ConversionError",
+    "convert",
     "load_bert_tokenizer",
     "read_bert_checkpoint",
 ]
 
+
+def convert(source, out, overwrite: bool = False, log=print):
+    """Write the checkpoint in `source` as a run directory `out` (see `run_directory`)."""
+    from keras_attention.convert.run_directory import write_run
+
+    return write_run(source, out, overwrite=overwrite, log=log)
