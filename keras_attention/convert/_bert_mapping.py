@@ -11,12 +11,69 @@ can find in their files.
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 
 
 class ConversionError(ValueError):
     """A checkpoint that cannot be converted: the message names the file or tensor."""
+
+
+def read_json(path: str) -> dict:
+    """A JSON object from `path`; a `ConversionError` naming the file otherwise."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            value = json.load(file)
+    except (OSError, json.JSONDecodeError) as error:
+        raise ConversionError(f"{path} cannot be read as JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise ConversionError(f"{path} must hold a JSON object.")
+    return value
+
+
+def read_vocabulary(path: str) -> list[str]:
+    """The tokens of a vocab.txt, one per line (line N is id N)."""
+    with open(path, encoding="utf-8") as file:
+        # Not `splitlines()`: it would also split at "\x85" and "\u2028".
+        return [line.rstrip("\r") for line in file.read().rstrip("\n").split("\n")]
+
+
+# BertEncoder's arguments a checkpoint sets: (name, type, default when the
+# checkpoint's config leaves it out; None: required).
+_ENCODER_ARGUMENTS = (
+    ("vocabulary_size", int, None),
+    ("num_layers", int, None),
+    ("num_heads", int, None),
+    ("hidden_dim", int, None),
+    ("intermediate_dim", int, None),
+    ("max_sequence_length", int, 512),
+    ("num_segments", int, 2),
+    ("dropout", float, 0.1),
+    ("norm_epsilon", float, 1e-12),
+)
+
+
+def encoder_config(config: dict, source_names: dict, path: str) -> dict:
+    """`BertEncoder` arguments from a checkpoint's config, whose key for each
+    argument is `source_names[argument]` (an argument without a key takes its
+    default)."""
+    arguments = {}
+    for argument, kind, default in _ENCODER_ARGUMENTS:
+        key = source_names.get(argument)
+        if key is None or key not in config:
+            if default is None:
+                raise ConversionError(f"{path} has no {key!r}, which a BERT config needs.")
+            arguments[argument] = default
+            continue
+        try:
+            arguments[argument] = kind(config[key])
+        except (TypeError, ValueError):
+            raise ConversionError(
+                f"{path}: {key!r} must be {'an integer' if kind is int else 'a number'}. "
+                f"Received: {config[key]!r}"
+            ) from None
+    return arguments
 
 
 @dataclasses.dataclass

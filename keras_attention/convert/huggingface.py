@@ -11,12 +11,18 @@ weights `gamma` / `beta`; both spellings are read.
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 
-from keras_attention.convert._bert_mapping import BertCheckpoint, ConversionError, SourceTensor
+from keras_attention.convert._bert_mapping import (
+    BertCheckpoint,
+    ConversionError,
+    SourceTensor,
+    encoder_config,
+    read_json,
+    read_vocabulary,
+)
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -24,19 +30,22 @@ VOCABULARY_FILE = "vocab.txt"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 
 
+# BertEncoder argument -> the key of Hugging Face's BertConfig.
+_CONFIG_NAMES = {
+    "vocabulary_size": "vocab_size",
+    "num_layers": "num_hidden_layers",
+    "num_heads": "num_attention_heads",
+    "hidden_dim": "hidden_size",
+    "intermediate_dim": "intermediate_size",
+    "max_sequence_length": "max_position_embeddings",
+    "num_segments": "type_vocab_size",
+    "dropout": "hidden_dropout_prob",
+    "norm_epsilon": "layer_norm_eps",
+}
+
+
 def is_huggingface_directory(path: str) -> bool:
     return os.path.isfile(os.path.join(path, WEIGHTS_FILE))
-
-
-def _read_json(path: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as file:
-            value = json.load(file)
-    except (OSError, json.JSONDecodeError) as error:
-        raise ConversionError(f"{path} cannot be read as JSON: {error}") from None
-    if not isinstance(value, dict):
-        raise ConversionError(f"{path} must hold a JSON object.")
-    return value
 
 
 def _encoder_config(config: dict, path: str) -> dict:
@@ -59,26 +68,13 @@ def _encoder_config(config: dict, path: str) -> dict:
             f"{path}: position_embedding_type={position_type!r} is not supported; "
             "BertEncoder learns absolute positions."
         )
-    try:
-        return {
-            "vocabulary_size": int(config["vocab_size"]),
-            "num_layers": int(config["num_hidden_layers"]),
-            "num_heads": int(config["num_attention_heads"]),
-            "hidden_dim": int(config["hidden_size"]),
-            "intermediate_dim": int(config["intermediate_size"]),
-            "max_sequence_length": int(config.get("max_position_embeddings", 512)),
-            "num_segments": int(config.get("type_vocab_size", 2)),
-            "dropout": float(config.get("hidden_dropout_prob", 0.1)),
-            "norm_epsilon": float(config.get("layer_norm_eps", 1e-12)),
-        }
-    except KeyError as error:
-        raise ConversionError(f"{path} has no {error.args[0]!r}, which a BERT config needs.") from None
+    return encoder_config(config, _CONFIG_NAMES, path)
 
 
 def _lower_case(directory: str, config: dict) -> bool:
     tokenizer_config = os.path.join(directory, TOKENIZER_CONFIG_FILE)
     if os.path.isfile(tokenizer_config):
-        value = _read_json(tokenizer_config).get("do_lower_case")
+        value = read_json(tokenizer_config).get("do_lower_case")
         if value is not None:
             return bool(value)
     if "do_lower_case" in config:
@@ -146,13 +142,12 @@ def read_huggingface(directory: str) -> BertCheckpoint:
     config_path = os.path.join(directory, CONFIG_FILE)
     if not os.path.isfile(config_path):
         raise ConversionError(f"{directory} has no {CONFIG_FILE}: not a Hugging Face checkpoint directory.")
-    config = _read_json(config_path)
+    config = read_json(config_path)
     encoder_config = _encoder_config(config, config_path)
     vocabulary_file = os.path.join(directory, VOCABULARY_FILE)
     if not os.path.isfile(vocabulary_file):
         raise ConversionError(f"{directory} has no {VOCABULARY_FILE}: the tokenizer's vocabulary is needed.")
-    with open(vocabulary_file, encoding="utf-8") as file:
-        vocabulary = [line.rstrip("\r") for line in file.read().rstrip("\n").split("\n")]
+    vocabulary = read_vocabulary(vocabulary_file)
 
     source = _Tensors(os.path.join(directory, WEIGHTS_FILE))
     tensors = {

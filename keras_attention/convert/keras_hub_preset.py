@@ -13,12 +13,18 @@ head_dim)`, and are flattened to `(hidden, heads * head_dim)`.
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 
-from keras_attention.convert._bert_mapping import BertCheckpoint, ConversionError, SourceTensor
+from keras_attention.convert._bert_mapping import (
+    BertCheckpoint,
+    ConversionError,
+    SourceTensor,
+    encoder_config,
+    read_json,
+    read_vocabulary,
+)
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -26,19 +32,15 @@ TOKENIZER_CONFIG_FILE = "tokenizer.json"
 VOCABULARY_FILE = os.path.join("assets", "tokenizer", "vocabulary.txt")
 
 
+# The BertBackbone arguments, named as BertEncoder's.
+_ARGUMENTS = (
+    "vocabulary_size", "num_layers", "num_heads", "hidden_dim", "intermediate_dim",
+    "max_sequence_length", "num_segments", "dropout",
+)
+
+
 def is_keras_hub_directory(path: str) -> bool:
     return os.path.isfile(os.path.join(path, WEIGHTS_FILE))
-
-
-def _read_json(path: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as file:
-            value = json.load(file)
-    except (OSError, json.JSONDecodeError) as error:
-        raise ConversionError(f"{path} cannot be read as JSON: {error}") from None
-    if not isinstance(value, dict):
-        raise ConversionError(f"{path} must hold a JSON object.")
-    return value
 
 
 def _encoder_config(preset: dict, path: str) -> dict:
@@ -48,22 +50,10 @@ def _encoder_config(preset: dict, path: str) -> dict:
             f"{path} describes a keras-hub {class_name!r}; only BertBackbone presets "
             "convert to BertEncoder."
         )
-    config = preset.get("config", {})
-    try:
-        return {
-            "vocabulary_size": int(config["vocabulary_size"]),
-            "num_layers": int(config["num_layers"]),
-            "num_heads": int(config["num_heads"]),
-            "hidden_dim": int(config["hidden_dim"]),
-            "intermediate_dim": int(config["intermediate_dim"]),
-            "max_sequence_length": int(config.get("max_sequence_length", 512)),
-            "num_segments": int(config.get("num_segments", 2)),
-            "dropout": float(config.get("dropout", 0.1)),
-            # keras-hub's BertBackbone fixes the layer-norm epsilon at 1e-12.
-            "norm_epsilon": 1e-12,
-        }
-    except KeyError as error:
-        raise ConversionError(f"{path} has no {error.args[0]!r} in its config.") from None
+    # keras-hub's BertBackbone fixes the layer-norm epsilon at 1e-12 (the
+    # default): it has no such argument.
+    names = {name: name for name in _ARGUMENTS}
+    return encoder_config(preset.get("config", {}), names, path)
 
 
 class _Weights:
@@ -99,12 +89,11 @@ def _vocabulary(directory: str) -> tuple[list[str], str, bool]:
             f"{directory} has no {VOCABULARY_FILE}: save the preset's tokenizer too "
             "(`BertTokenizer.save_to_preset(dir)`)."
         )
-    with open(vocabulary_file, encoding="utf-8") as file:
-        vocabulary = [line.rstrip("\r") for line in file.read().rstrip("\n").split("\n")]
+    vocabulary = read_vocabulary(vocabulary_file)
     lower_case = False
     tokenizer_config = os.path.join(directory, TOKENIZER_CONFIG_FILE)
     if os.path.isfile(tokenizer_config):
-        lower_case = bool(_read_json(tokenizer_config).get("config", {}).get("lowercase", False))
+        lower_case = bool(read_json(tokenizer_config).get("config", {}).get("lowercase", False))
     return vocabulary, vocabulary_file, lower_case
 
 
@@ -114,7 +103,7 @@ def read_keras_hub(directory: str) -> BertCheckpoint:
     config_path = os.path.join(directory, CONFIG_FILE)
     if not os.path.isfile(config_path):
         raise ConversionError(f"{directory} has no {CONFIG_FILE}: not a keras-hub preset directory.")
-    config = _encoder_config(_read_json(config_path), config_path)
+    config = _encoder_config(read_json(config_path), config_path)
     vocabulary, vocabulary_file, lower_case = _vocabulary(directory)
     weights = _Weights(os.path.join(directory, WEIGHTS_FILE))
     try:
