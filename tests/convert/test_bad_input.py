@@ -85,3 +85,19 @@ def test_a_directory_that_is_no_checkpoint(tmp_path, capsys):
         read_bert_checkpoint(source)
     assert main(["convert", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")]) == 2
     assert not (tmp_path / "run").exists()
+
+
+def test_an_untied_output_projection(tmp_path, capsys, tensors):
+    tensors["cls.predictions.decoder.weight"] = tensors["cls.predictions.decoder.weight"] + 1
+    source = checkpoints.write_huggingface(tmp_path / "hf", tensors)
+    _refused(capsys, tmp_path, source, "'cls.predictions.decoder.weight' differs from the word embeddings")
+
+
+def test_a_keras_hub_preset_with_a_missing_tensor(tmp_path, capsys, rng):
+    import h5py
+
+    source = checkpoints.write_keras_hub(tmp_path / "preset", checkpoints.keras_hub_backbone(rng))
+    name = "layers/transformer_encoder_1/_feedforward_output_dense/vars/1"
+    with h5py.File(source / "model.weights.h5", "r+") as file:
+        del file[name]
+    _refused(capsys, tmp_path, source, f"missing tensor {name!r}")
