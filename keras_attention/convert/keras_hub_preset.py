@@ -1,4 +1,5 @@
-"""Read a keras-hub BERT preset directory, as `BertBackbone.save_to_preset` writes it.
+"""Read a keras-hub BERT preset directory, as `BertBackbone.save_to_preset` writes it
+(or `BertMaskedLM` / `BertTextClassifier.save_to_preset`, with their heads).
 
 The directory holds `config.json` (the backbone's class and config),
 `model.weights.h5` (Keras's weights file, read here with h5py: keras-hub need
@@ -30,6 +31,8 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 TOKENIZER_CONFIG_FILE = "tokenizer.json"
 VOCABULARY_FILE = os.path.join("assets", "tokenizer", "vocabulary.txt")
+TASK_CONFIG_FILE = "task.json"
+TASK_WEIGHTS_FILE = "task.weights.h5"
 
 
 # The BertBackbone arguments, named as BertEncoder's.
@@ -154,6 +157,8 @@ def read_keras_hub(directory: str) -> BertCheckpoint:
             )
     finally:
         weights.close()
+    head_tensors, label_names = _task_tensors(directory)
+    tensors.update(head_tensors)
     return BertCheckpoint(
         source=directory,
         format="keras_hub",
@@ -163,4 +168,42 @@ def read_keras_hub(directory: str) -> BertCheckpoint:
         lower_case=lower_case,
         tensors=tensors,
         weights_file=weights.path,
+        label_names=label_names,
     )
+
+
+def _task_tensors(directory: str) -> tuple[dict, list | None]:
+    """The head of a task preset (`BertMaskedLM` or `BertTextClassifier`
+    `.save_to_preset`): `task.json` and `task.weights.h5`; none for a backbone preset."""
+    task_path = os.path.join(directory, TASK_CONFIG_FILE)
+    if not os.path.isfile(task_path):
+        return {}, None
+    task = read_json(task_path)
+    class_name = task.get("class_name")
+    if class_name not in ("BertMaskedLM", "BertTextClassifier"):
+        return {}, None  # another task's head: the backbone alone converts
+    if class_name == "BertTextClassifier" and task.get("config", {}).get("activation") not in (
+        None, "linear"
+    ):
+        raise ConversionError(
+            f"{task_path}: the classifier's activation is "
+            f"{task['config']['activation']!r}; BertClassifier outputs logits (activation "
+            "'linear')."
+        )
+    weights = _Weights(os.path.join(directory, TASK_WEIGHTS_FILE))
+    try:
+        if class_name == "BertMaskedLM":
+            head = "masked_lm_head"
+            return {
+                "mlm.transform.kernel": weights.get(f"{head}/_intermediate_dense", 0),
+                "mlm.transform.bias": weights.get(f"{head}/_intermediate_dense", 1),
+                "mlm.norm.gamma": weights.get(f"{head}/_intermediate_layer_norm", 0),
+                "mlm.norm.beta": weights.get(f"{head}/_intermediate_layer_norm", 1),
+                "mlm.output_bias": weights.get(head, 0),
+            }, None
+        kernel = weights.get("dense", 0)
+        tensors = {"classifier.kernel": kernel, "classifier.bias": weights.get("dense", 1)}
+        # keras-hub's classifiers have no label names.
+        return tensors, [f"LABEL_{index}" for index in range(kernel.value.shape[-1])]
+    finally:
+        weights.close()

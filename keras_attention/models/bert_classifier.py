@@ -102,8 +102,8 @@ class BertClassifier(BertTask):
         """A classifier on a checkpoint's pretrained encoder (see `BertEncoder.from_pretrained`).
 
         The output layer comes from the checkpoint when it has one (Hugging
-        Face `classifier.*`; `num_classes` then defaults to its size and must
-        match it). Otherwise `num_classes` is required and the output layer
+        Face `classifier.*`, a keras-hub `BertTextClassifier` preset;
+        `num_classes` then defaults to its size and must match it). Otherwise `num_classes` is required and the output layer
         starts random, with a warning: fine-tune it.
         """
         from keras_attention.convert._models import bert_classifier

@@ -114,8 +114,9 @@ class BertMaskedLM(BertTask):
         """A masked LM with a checkpoint's weights (see `BertEncoder.from_pretrained`).
 
         The head (transform, layer norm, output bias) comes from the
-        checkpoint when it has one (Hugging Face `cls.predictions.*`);
-        otherwise it starts random, with a warning.
+        checkpoint when it has one (Hugging Face `cls.predictions.*`, a
+        keras-hub `BertMaskedLM` preset); otherwise it starts random, with a
+        warning.
         """
         from keras_attention.convert._models import bert_masked_lm
 

@@ -214,10 +214,11 @@ def keras_hub_backbone(rng):
     return backbone
 
 
-def write_keras_hub(directory: Path, backbone, lower_case=True, vocabulary=VOCABULARY) -> Path:
+def write_keras_hub(directory: Path, model, lower_case=True, vocabulary=VOCABULARY) -> Path:
+    """`model` (a backbone or a task) and a BertTokenizer saved as keras-hub presets."""
     import keras_hub
 
-    backbone.save_to_preset(str(directory))
+    model.save_to_preset(str(directory))
     keras_hub.models.BertTokenizer(vocabulary=list(vocabulary), lowercase=lower_case).save_to_preset(
         str(directory)
     )

@@ -76,3 +76,51 @@ def test_only_shape_free_arguments_can_be_overridden(preset):
     assert BertEncoder.from_pretrained(directory, dropout=0.0).dropout == 0.0
     with pytest.raises(ValueError, match="hidden_dim"):
         BertEncoder.from_pretrained(directory, hidden_dim=64)
+
+
+def _randomize(model, rng):
+    for variable in model.weights:
+        base = 1.0 if variable.path.endswith("gamma") else 0.0
+        variable.assign(base + rng.standard_normal(tuple(variable.shape)).astype("float32") * 0.3)
+
+
+def test_a_masked_lm_task_preset_brings_its_head(tmp_path, rng):
+    import keras_hub
+
+    task = keras_hub.models.BertMaskedLM(checkpoints.keras_hub_backbone(rng), preprocessor=None)
+    _randomize(task, rng)
+    checkpoints.write_keras_hub(tmp_path / "mlm", task)
+    model = BertMaskedLM.from_pretrained(tmp_path / "mlm")  # no warning: the head is there
+    token_ids, segment_ids, padding_mask = checkpoints.padded_batch(rng)
+    mask_positions = np.array([[1, 3], [2, 4], [0, 7]], "int32")
+    logits = np.asarray(
+        model({"token_ids": token_ids, "segment_ids": segment_ids, "mask_positions": mask_positions})
+    )
+    _exact_gelu(task.backbone)
+    # keras-hub's masked-LM head normalises with epsilon 1e-5, BERT's with 1e-12.
+    task.masked_lm_head._intermediate_layer_norm.epsilon = 1e-12
+    expected = np.asarray(
+        task({"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask,
+              "mask_positions": mask_positions})
+    )
+    assert np.abs(logits - expected).max() < 1e-4 * max(1.0, np.abs(expected).max())
+
+
+def test_a_text_classifier_task_preset_brings_its_head(tmp_path, rng):
+    import keras_hub
+
+    task = keras_hub.models.BertTextClassifier(
+        checkpoints.keras_hub_backbone(rng), num_classes=4, preprocessor=None
+    )
+    _randomize(task, rng)
+    checkpoints.write_keras_hub(tmp_path / "classifier", task)
+    checkpoint = read_bert_checkpoint(tmp_path / "classifier")
+    assert checkpoint.label_names == ["LABEL_0", "LABEL_1", "LABEL_2", "LABEL_3"]
+    model = BertClassifier.from_pretrained(checkpoint)
+    token_ids, segment_ids, padding_mask = checkpoints.padded_batch(rng)
+    logits = np.asarray(model({"token_ids": token_ids, "segment_ids": segment_ids}))
+    _exact_gelu(task.backbone)
+    expected = np.asarray(
+        task({"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask})
+    )
+    np.testing.assert_allclose(logits, expected, atol=1e-4, rtol=0)
