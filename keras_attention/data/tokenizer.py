@@ -50,7 +50,9 @@ class WordPieceTokenizer(BaseTokenizer):
     basic tokenization), and each word into the longest vocabulary pieces from
     its start; continuation pieces carry a "##" prefix. Unknown words become
     "[UNK]". The vocabulary starts with `RESERVED_TOKENS`, so "[PAD]" is id 0,
-    "[UNK]" 1, "[START]" 2, "[END]" 3, "[MASK]" 4, "[CLS]" 5 and "[SEP]" 6.
+    "[UNK]" 1, "[START]" 2, "[END]" 3, "[MASK]" 4, "[CLS]" 5 and "[SEP]" 6 —
+    except for a pretrained model's vocabulary (`from_vocabulary_file`),
+    taken as it is, whose special ids are those of its tokens.
 
     `tokenize` and `detokenize` are TensorFlow ops: they run eagerly, inside
     `tf.data.Dataset.map` and inside a `tf.function`, and because the
