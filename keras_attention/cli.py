@@ -1,5 +1,5 @@
 """The `keras-attention` command: train, evaluate, translate/generate/classify,
-attention, export, serve, tune."""
+attention, export, convert, serve, tune."""
 
 from __future__ import annotations
 
@@ -51,6 +51,13 @@ def _export(args) -> int:
 
     path = export_run(args.run, args.out, overwrite=args.overwrite)
     print(f"SavedModel written to {path}")
+    return 0
+
+
+def _convert(args) -> int:
+    from keras_attention.convert import convert
+
+    convert(args.source, args.out, overwrite=args.overwrite)
     return 0
 
 
@@ -158,6 +165,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace an existing export that keras-attention wrote (never anything else)",
     )
     export.set_defaults(handler=_export)
+
+    convert = commands.add_parser(
+        "convert", help="convert a pretrained BERT checkpoint (keras-hub preset or Hugging Face) into a run"
+    )
+    convert.add_argument(
+        "source", help="a keras-hub preset directory or a Hugging Face checkpoint directory"
+    )
+    convert.add_argument("--out", required=True, help="the run directory to write")
+    convert.add_argument(
+        "--overwrite", action="store_true",
+        help="replace an existing run at --out (never a directory of other files)",
+    )
+    convert.set_defaults(handler=_convert)
 
     serve = commands.add_parser(
         "serve", help="serve a SavedModel over TF Serving's REST API on localhost"

@@ -50,7 +50,9 @@ class WordPieceTokenizer(BaseTokenizer):
     basic tokenization), and each word into the longest vocabulary pieces from
     its start; continuation pieces carry a "##" prefix. Unknown words become
     "[UNK]". The vocabulary starts with `RESERVED_TOKENS`, so "[PAD]" is id 0,
-    "[UNK]" 1, "[START]" 2, "[END]" 3, "[MASK]" 4, "[CLS]" 5 and "[SEP]" 6.
+    "[UNK]" 1, "[START]" 2, "[END]" 3, "[MASK]" 4, "[CLS]" 5 and "[SEP]" 6 —
+    except for a pretrained model's vocabulary (`from_vocabulary_file`),
+    taken as it is, whose special ids are those of its tokens.
 
     `tokenize` and `detokenize` are TensorFlow ops: they run eagerly, inside
     `tf.data.Dataset.map` and inside a `tf.function`, and because the
@@ -71,6 +73,12 @@ class WordPieceTokenizer(BaseTokenizer):
         lower_case: bool, default False. Lower-case and strip accents before
             splitting.
         name: str or None, the `tf.Module` name.
+        reserved_tokens_first: bool, default True. With False, `vocabulary`
+            is taken as it is (a pretrained model's `vocab.txt`, see
+            `from_vocabulary_file`): each special id is the id of its token
+            ("[PAD]", "[UNK]", "[START]", "[END]", "[MASK]", "[CLS]",
+            "[SEP]"), None when the token is missing; "[PAD]" must be id 0
+            (the models' padding mask) and "[UNK]" must be present.
 
     Example:
 
@@ -95,10 +103,14 @@ class WordPieceTokenizer(BaseTokenizer):
         vocabulary: list[str],
         lower_case: bool = False,
         name: str | None = None,
+        reserved_tokens_first: bool = True,
     ):
         super().__init__(name=name)
         vocabulary = [str(token) for token in vocabulary]
-        if vocabulary[: len(RESERVED_TOKENS)] != RESERVED_TOKENS:
+        self.reserved_tokens_first = bool(reserved_tokens_first)
+        if not self.reserved_tokens_first:
+            _check_pretrained_vocabulary(vocabulary)
+        elif vocabulary[: len(RESERVED_TOKENS)] != RESERVED_TOKENS:
             raise ValueError(
                 f"`vocabulary` must start with the reserved tokens {RESERVED_TOKENS}. "
                 f"Received: vocabulary starting with "
@@ -122,7 +134,7 @@ class WordPieceTokenizer(BaseTokenizer):
             self.mask_id,
             self.cls_id,
             self.sep_id,
-        ) = range(len(RESERVED_TOKENS))
+        ) = (self._ids.get(token) for token in RESERVED_TOKENS)
         self._vocabulary_table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
                 keys=tf.constant(vocabulary),
@@ -203,6 +215,51 @@ class WordPieceTokenizer(BaseTokenizer):
             ) from None
         return cls(vocabulary, lower_case=lower_case)
 
+    @classmethod
+    def from_vocabulary_file(
+        cls, path, lower_case: bool = False, name: str | None = None
+    ) -> WordPieceTokenizer:
+        """A tokenizer on a pretrained model's `vocab.txt`, ids as they are in it.
+
+        BERT's vocabulary has "[PAD]" = 0, "[UNK]" = 100, "[CLS]" = 101,
+        "[SEP]" = 102 and "[MASK]" = 103; the special ids are looked up by
+        token (`reserved_tokens_first=False`), so the ids match the
+        checkpoint's embedding rows. `save` / `load_tokenizer` keep this.
+
+        Args:
+            path: a text file with one token per line (line N is id N).
+            lower_case: bool, default False: as the checkpoint was trained
+                (Hugging Face's `do_lower_case`, keras-hub's `lowercase`).
+            name: str or None, the `tf.Module` name.
+
+        Returns:
+            A `WordPieceTokenizer`.
+
+        Example:
+
+        >>> import os, tempfile
+        >>> tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "##s"]
+        >>> with tempfile.TemporaryDirectory() as directory:
+        ...     path = os.path.join(directory, "vocab.txt")
+        ...     with open(path, "w") as file:
+        ...         _ = file.write("\\n".join(tokens) + "\\n")
+        ...     tokenizer = WordPieceTokenizer.from_vocabulary_file(path, lower_case=True)
+        >>> tokenizer.tokenize("Hellos there").numpy().tolist()
+        [5, 6, 1]
+        >>> tokenizer.cls_id, tokenizer.sep_id, tokenizer.start_id
+        (2, 3, None)
+        """
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"No vocabulary file at {path!r}")
+        with open(path, encoding="utf-8") as file:
+            # Not `splitlines()`: it would also split at "\x85" and "\u2028".
+            vocabulary = [line.rstrip("\r") for line in file.read().rstrip("\n").split("\n")]
+        try:
+            return cls(vocabulary, lower_case=lower_case, name=name, reserved_tokens_first=False)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+
     @property
     def vocabulary_size(self) -> int:
         """Number of tokens, reserved tokens included."""
@@ -252,7 +309,10 @@ class WordPieceTokenizer(BaseTokenizer):
 
     def save(self, directory) -> None:
         """Writes `vocab.txt` (a token per line) and `tokenizer.json` to `directory`."""
-        write_config(directory, {"type": self.kind, "lower_case": self.lower_case})
+        config = {"type": self.kind, "lower_case": self.lower_case}
+        if not self.reserved_tokens_first:
+            config["reserved_tokens_first"] = False
+        write_config(directory, config)
         path = os.path.join(directory, VOCABULARY_FILE)
         with open(path, "w", encoding="utf-8") as file:
             file.write("\n".join(self._vocabulary) + "\n")
@@ -263,7 +323,22 @@ class WordPieceTokenizer(BaseTokenizer):
         with open(saved_file(directory, VOCABULARY_FILE), encoding="utf-8") as file:
             # Not `splitlines()`: it would also split at "\x85" and "\u2028".
             vocabulary = file.read().rstrip("\n").split("\n")
-        return cls(vocabulary, lower_case=config.get("lower_case", False))
+        return cls(
+            vocabulary,
+            lower_case=config.get("lower_case", False),
+            reserved_tokens_first=config.get("reserved_tokens_first", True),
+        )
+
+
+def _check_pretrained_vocabulary(vocabulary: list[str]) -> None:
+    """A vocabulary taken as it is must pad with id 0 and know "[UNK]"."""
+    if not vocabulary or vocabulary[0] != "[PAD]":
+        raise ValueError(
+            'The vocabulary must have "[PAD]" as token 0 (the models take id 0 '
+            f"as padding). Received: token 0 = {vocabulary[0] if vocabulary else None!r}"
+        )
+    if "[UNK]" not in vocabulary:
+        raise ValueError('The vocabulary must contain "[UNK]". Received: no "[UNK]" token')
 
 
 def _text_batches(texts):

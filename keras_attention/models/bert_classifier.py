@@ -94,3 +94,18 @@ class BertClassifier(BertTask):
         _validation.positive_int("num_classes", num_classes)
         encoder = BertEncoder.from_preset(name, **overrides)
         return cls(encoder, num_classes, dropout=encoder.dropout)
+
+    @classmethod
+    def from_pretrained(
+        cls, path, num_classes: int | None = None, **overrides
+    ) -> "BertClassifier":
+        """A classifier on a checkpoint's pretrained encoder (see `BertEncoder.from_pretrained`).
+
+        The output layer comes from the checkpoint when it has one (Hugging
+        Face `classifier.*`, a keras-hub `BertTextClassifier` preset;
+        `num_classes` then defaults to its size and must match it). Otherwise `num_classes` is required and the output layer
+        starts random, with a warning: fine-tune it.
+        """
+        from keras_attention.convert._models import bert_classifier
+
+        return bert_classifier(cls, BertEncoder, path, num_classes, **overrides)

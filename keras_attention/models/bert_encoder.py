@@ -173,6 +173,28 @@ class BertEncoder(PresetMixin, keras.Model):
         self.activation = activation
         self.norm_epsilon = norm_epsilon
 
+    @classmethod
+    def from_pretrained(cls, path, **overrides) -> "BertEncoder":
+        """A `BertEncoder` with the architecture and weights of a checkpoint.
+
+        `from_preset` builds a published architecture with random weights;
+        `from_pretrained` loads weights: a keras-hub `BertBackbone` preset
+        directory or a Hugging Face BERT checkpoint directory (see
+        `keras_attention.convert.read_bert_checkpoint`). The tokenizer that
+        goes with it: `keras_attention.convert.load_bert_tokenizer(path)`.
+
+        Args:
+            path: the checkpoint directory (or a `BertCheckpoint` read from it).
+            **overrides: `dropout`, `dtype`, `name`, `trainable` only.
+
+        Raises:
+            ConversionError (a ValueError): another architecture, a missing
+                or misshapen tensor, a vocabulary of the wrong size.
+        """
+        from keras_attention.convert._models import bert_encoder
+
+        return bert_encoder(cls, path, **overrides)
+
     # === Forward pass (functional graph, inspection) ===
 
     def _forward(self, token_ids, segment_ids, return_attention_scores=False):

@@ -108,3 +108,16 @@ class BertMaskedLM(BertTask):
     def from_preset(cls, name: str, **overrides) -> "BertMaskedLM":
         """A masked LM on `BertEncoder.from_preset(name, **overrides)`."""
         return cls(BertEncoder.from_preset(name, **overrides))
+
+    @classmethod
+    def from_pretrained(cls, path, **overrides) -> "BertMaskedLM":
+        """A masked LM with a checkpoint's weights (see `BertEncoder.from_pretrained`).
+
+        The head (transform, layer norm, output bias) comes from the
+        checkpoint when it has one (Hugging Face `cls.predictions.*`, a
+        keras-hub `BertMaskedLM` preset); otherwise it starts random, with a
+        warning.
+        """
+        from keras_attention.convert._models import bert_masked_lm
+
+        return bert_masked_lm(cls, BertEncoder, path, **overrides)

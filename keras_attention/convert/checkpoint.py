@@ -1,0 +1,56 @@
+"""Read a BERT checkpoint directory of either format, and its tokenizer."""
+
+from __future__ import annotations
+
+import os
+
+from keras_attention.convert._bert_mapping import BertCheckpoint, ConversionError, check_vocabulary
+from keras_attention.convert.huggingface import is_huggingface_directory, read_huggingface
+from keras_attention.convert.keras_hub_preset import is_keras_hub_directory, read_keras_hub
+
+__all__ = ["load_bert_tokenizer", "read_bert_checkpoint"]
+
+
+def read_bert_checkpoint(path) -> BertCheckpoint:
+    """Read a BERT checkpoint directory, keras-hub preset or Hugging Face.
+
+    A keras-hub preset holds `config.json` and `model.weights.h5` (with the
+    tokenizer's `assets/tokenizer/vocabulary.txt`); a Hugging Face
+    checkpoint holds `config.json`, `model.safetensors` and `vocab.txt`.
+    Nothing is built yet: the tensors are read and the vocabulary is checked
+    against the token embedding.
+
+    Raises:
+        ConversionError (a ValueError): another architecture, a missing file
+            or tensor, a vocabulary of the wrong size; the message names the
+            file or tensor.
+    """
+    path = os.fspath(path)
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"No checkpoint directory at {path!r}")
+    if is_huggingface_directory(path):
+        checkpoint = read_huggingface(path)
+    elif is_keras_hub_directory(path):
+        checkpoint = read_keras_hub(path)
+    else:
+        raise ConversionError(
+            f"{path} holds neither model.safetensors (a Hugging Face checkpoint) nor "
+            "model.weights.h5 (a keras-hub preset)."
+        )
+    check_vocabulary(checkpoint)
+    return checkpoint
+
+
+def load_bert_tokenizer(checkpoint: BertCheckpoint | str):
+    """The checkpoint's WordPiece tokenizer: its vocabulary as it is, special
+    ids looked up by token, lower-casing as the checkpoint says."""
+    from keras_attention.data import WordPieceTokenizer
+
+    if not isinstance(checkpoint, BertCheckpoint):
+        checkpoint = read_bert_checkpoint(checkpoint)
+    try:
+        return WordPieceTokenizer(
+            checkpoint.vocabulary, lower_case=checkpoint.lower_case, reserved_tokens_first=False
+        )
+    except ValueError as error:
+        raise ConversionError(f"{checkpoint.vocabulary_file}: {error}") from None

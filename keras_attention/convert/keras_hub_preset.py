@@ -1,0 +1,209 @@
+"""Read a keras-hub BERT preset directory, as `BertBackbone.save_to_preset` writes it
+(or `BertMaskedLM` / `BertTextClassifier.save_to_preset`, with their heads).
+
+The directory holds `config.json` (the backbone's class and config),
+`model.weights.h5` (Keras's weights file, read here with h5py: keras-hub need
+not be installed), and, when the tokenizer was saved too, `tokenizer.json`
+and `assets/tokenizer/vocabulary.txt`. In the weights file the layers are
+named after their classes, in the order `BertBackbone` creates them:
+`reversible_embedding` (tokens), `position_embedding`, `embedding`
+(segments), `layer_normalization`, `transformer_encoder[_N]` and `dense`
+(the pooler). Attention kernels are stored per head, `(hidden, heads,
+head_dim)`, and are flattened to `(hidden, heads * head_dim)`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from keras_attention.convert._bert_mapping import (
+    BertCheckpoint,
+    ConversionError,
+    SourceTensor,
+    encoder_config,
+    read_json,
+    read_vocabulary,
+)
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.weights.h5"
+TOKENIZER_CONFIG_FILE = "tokenizer.json"
+VOCABULARY_FILE = os.path.join("assets", "tokenizer", "vocabulary.txt")
+TASK_CONFIG_FILE = "task.json"
+TASK_WEIGHTS_FILE = "task.weights.h5"
+
+
+# The BertBackbone arguments, named as BertEncoder's.
+_ARGUMENTS = (
+    "vocabulary_size", "num_layers", "num_heads", "hidden_dim", "intermediate_dim",
+    "max_sequence_length", "num_segments", "dropout",
+)
+
+
+def is_keras_hub_directory(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, WEIGHTS_FILE))
+
+
+def _encoder_config(preset: dict, path: str) -> dict:
+    class_name = preset.get("class_name")
+    if class_name != "BertBackbone":
+        raise ConversionError(
+            f"{path} describes a keras-hub {class_name!r}; only BertBackbone presets "
+            "convert to BertEncoder."
+        )
+    # keras-hub's BertBackbone fixes the layer-norm epsilon at 1e-12 (the
+    # default): it has no such argument.
+    names = {name: name for name in _ARGUMENTS}
+    return encoder_config(preset.get("config", {}), names, path)
+
+
+class _Weights:
+    """The variables of a Keras `.weights.h5` file, by layer path and index."""
+
+    def __init__(self, path: str):
+        import h5py
+
+        try:
+            self.file = h5py.File(path, "r")
+        except OSError as error:
+            raise ConversionError(f"{path} cannot be read as a Keras weights file: {error}") from None
+        self.path = path
+
+    def get(self, layer: str, index: int) -> SourceTensor:
+        """Variable `index` of `layer` (a path under `layers/`)."""
+        name = f"layers/{layer}/vars/{index}"
+        if name not in self.file:
+            raise ConversionError(f"{self.path}: missing tensor {name!r}.")
+        return SourceTensor(name, np.asarray(self.file[name]))
+
+    def has(self, layer: str) -> bool:
+        return f"layers/{layer}" in self.file
+
+    def close(self):
+        self.file.close()
+
+
+def _vocabulary(directory: str) -> tuple[list[str], str, bool]:
+    vocabulary_file = os.path.join(directory, VOCABULARY_FILE)
+    if not os.path.isfile(vocabulary_file):
+        raise ConversionError(
+            f"{directory} has no {VOCABULARY_FILE}: save the preset's tokenizer too "
+            "(`BertTokenizer.save_to_preset(dir)`)."
+        )
+    vocabulary = read_vocabulary(vocabulary_file)
+    lower_case = False
+    tokenizer_config = os.path.join(directory, TOKENIZER_CONFIG_FILE)
+    if os.path.isfile(tokenizer_config):
+        lower_case = bool(read_json(tokenizer_config).get("config", {}).get("lowercase", False))
+    return vocabulary, vocabulary_file, lower_case
+
+
+def read_keras_hub(directory: str) -> BertCheckpoint:
+    """A keras-hub `BertBackbone` preset directory as a `BertCheckpoint`."""
+    directory = os.fspath(directory)
+    config_path = os.path.join(directory, CONFIG_FILE)
+    if not os.path.isfile(config_path):
+        raise ConversionError(f"{directory} has no {CONFIG_FILE}: not a keras-hub preset directory.")
+    config = _encoder_config(read_json(config_path), config_path)
+    vocabulary, vocabulary_file, lower_case = _vocabulary(directory)
+    weights = _Weights(os.path.join(directory, WEIGHTS_FILE))
+    try:
+        tensors = {
+            "embeddings.token": weights.get("reversible_embedding", 0),
+            "embeddings.position": weights.get("position_embedding", 0),
+            "embeddings.segment": weights.get("embedding", 0),
+            "embeddings.norm.gamma": weights.get("layer_normalization", 0),
+            "embeddings.norm.beta": weights.get("layer_normalization", 1),
+            "pooler.kernel": weights.get("dense", 0),
+            "pooler.bias": weights.get("dense", 1),
+        }
+        for index in range(config["num_layers"]):
+            block = "transformer_encoder" + (f"_{index}" if index else "")
+            ours = f"layers.{index}."
+            attention = f"{block}/_self_attention_layer"
+            for projection in ("query", "key", "value"):
+                # (hidden, heads, head_dim) -> (hidden, heads * head_dim)
+                kernel = weights.get(f"{attention}/{projection}_dense", 0)
+                tensors[f"{ours}attention.{projection}.kernel"] = SourceTensor(
+                    kernel.name, kernel.value.reshape(kernel.value.shape[0], -1)
+                )
+                bias = weights.get(f"{attention}/{projection}_dense", 1)
+                tensors[f"{ours}attention.{projection}.bias"] = SourceTensor(bias.name, bias.value.reshape(-1))
+            # (heads, head_dim, hidden) -> (heads * head_dim, hidden)
+            kernel = weights.get(f"{attention}/output_dense", 0)
+            tensors[f"{ours}attention.output.kernel"] = SourceTensor(
+                kernel.name, kernel.value.reshape(-1, kernel.value.shape[-1])
+            )
+            tensors[f"{ours}attention.output.bias"] = weights.get(f"{attention}/output_dense", 1)
+            for name, layer in (
+                ("attention_norm", "_self_attention_layer_norm"),
+                ("output_norm", "_feedforward_layer_norm"),
+            ):
+                tensors[f"{ours}{name}.gamma"] = weights.get(f"{block}/{layer}", 0)
+                tensors[f"{ours}{name}.beta"] = weights.get(f"{block}/{layer}", 1)
+            for name, layer in (
+                ("intermediate", "_feedforward_intermediate_dense"),
+                ("output", "_feedforward_output_dense"),
+            ):
+                tensors[f"{ours}{name}.kernel"] = weights.get(f"{block}/{layer}", 0)
+                tensors[f"{ours}{name}.bias"] = weights.get(f"{block}/{layer}", 1)
+        extra = f"transformer_encoder_{config['num_layers']}"
+        if weights.has(extra):
+            raise ConversionError(
+                f"{weights.path}: layer {extra!r} is beyond num_layers={config['num_layers']} "
+                f"in {config_path}: the config does not match the weights."
+            )
+    finally:
+        weights.close()
+    head_tensors, label_names = _task_tensors(directory)
+    tensors.update(head_tensors)
+    return BertCheckpoint(
+        source=directory,
+        format="keras_hub",
+        config=config,
+        vocabulary=vocabulary,
+        vocabulary_file=vocabulary_file,
+        lower_case=lower_case,
+        tensors=tensors,
+        weights_file=weights.path,
+        label_names=label_names,
+    )
+
+
+def _task_tensors(directory: str) -> tuple[dict, list | None]:
+    """The head of a task preset (`BertMaskedLM` or `BertTextClassifier`
+    `.save_to_preset`): `task.json` and `task.weights.h5`; none for a backbone preset."""
+    task_path = os.path.join(directory, TASK_CONFIG_FILE)
+    if not os.path.isfile(task_path):
+        return {}, None
+    task = read_json(task_path)
+    class_name = task.get("class_name")
+    if class_name not in ("BertMaskedLM", "BertTextClassifier"):
+        return {}, None  # another task's head: the backbone alone converts
+    if class_name == "BertTextClassifier" and task.get("config", {}).get("activation") not in (
+        None, "linear"
+    ):
+        raise ConversionError(
+            f"{task_path}: the classifier's activation is "
+            f"{task['config']['activation']!r}; BertClassifier outputs logits (activation "
+            "'linear')."
+        )
+    weights = _Weights(os.path.join(directory, TASK_WEIGHTS_FILE))
+    try:
+        if class_name == "BertMaskedLM":
+            head = "masked_lm_head"
+            return {
+                "mlm.transform.kernel": weights.get(f"{head}/_intermediate_dense", 0),
+                "mlm.transform.bias": weights.get(f"{head}/_intermediate_dense", 1),
+                "mlm.norm.gamma": weights.get(f"{head}/_intermediate_layer_norm", 0),
+                "mlm.norm.beta": weights.get(f"{head}/_intermediate_layer_norm", 1),
+                "mlm.output_bias": weights.get(head, 0),
+            }, None
+        kernel = weights.get("dense", 0)
+        tensors = {"classifier.kernel": kernel, "classifier.bias": weights.get("dense", 1)}
+        # keras-hub's classifiers have no label names.
+        return tensors, [f"LABEL_{index}" for index in range(kernel.value.shape[-1])]
+    finally:
+        weights.close()

@@ -1,0 +1,4 @@
+import pytest
+
+pytest.importorskip("keras_hub")
+pytest.importorskip("safetensors")
