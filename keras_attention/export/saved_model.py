@@ -21,8 +21,8 @@ logits. Texts longer than the model's maximum length are truncated, and
 recipe with `evaluation.output_constraint` answers with the best beam that
 satisfies it, or "" with `valid` false when none does (never a made-up answer).
 The language model decodes each row with its own settings through the same
-sampling code as `GPTDecoder.generate` (0 turns `temperature`, `top_k` off;
-1 turns `top_p` off).
+sampling code as `GPTDecoder.generate` (temperature 0 is greedy, top_k 0 and
+top_p 1 turn those filters off).
 
 Exports are versioned as TF Serving expects: `export_task(..., path)` writes
 the next version of the base directory `path`, `path/N` with `N` one more

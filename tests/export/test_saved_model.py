@@ -111,7 +111,7 @@ def test_language_model_export_samples_with_top_k_and_top_p(runs):
     """The served sampler restricts the draw as `Sampler` does: top_p small
     enough keeps the most likely token only (greedy again); without top-k or
     top-p, a high temperature draws other tokens."""
-    out, task, model = runs["gpt-mini"]
+    out, _, _ = runs["gpt-mini"]
     prompts = PROMPTS * 2
     greedy = _isolated(out / "export" / "1", _lm_inputs(prompts, 6))["text"]
     nucleus = _isolated(out / "export" / "1", _lm_inputs(prompts, 6, temperature=50.0, top_p=1e-6))
