@@ -69,14 +69,17 @@ class LanguageModelTask(TextTask):
         )
 
     def predict(self, model, texts):
-        """Continue each prompt by `evaluation.max_new_tokens` tokens."""
+        """Continue each prompt by `evaluation.max_new_tokens` tokens, each row
+        after its own prompt, as the export does."""
+        max_new_tokens = self.recipe.evaluation.max_new_tokens
         token_ids, lengths, _ = self.preprocessor.encode_prompts(tf.constant(list(texts), tf.string))
+        lengths = lengths.numpy()
         generated = model.generate(
-            token_ids.numpy()[:, : int(tf.reduce_max(lengths))],
-            self.recipe.evaluation.max_new_tokens,
-            sampler=self.sampler(),
+            token_ids.numpy()[:, : lengths.max()], max_new_tokens, sampler=self.sampler()
         )
-        decoded = self.preprocessor.detokenize(generated).numpy()
+        # A prompt shorter than the longest would get more new tokens than asked.
+        kept = np.arange(generated.shape[1])[None, :] < (lengths + max_new_tokens)[:, None]
+        decoded = self.preprocessor.detokenize(np.where(kept, generated, 0)).numpy()
         return [text.decode("utf-8") for text in decoded]
 
     def attention(self, model, text):

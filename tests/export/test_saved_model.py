@@ -107,6 +107,19 @@ def test_language_model_export_matches_generate(runs):
     assert _isolated(out / "export" / "1", mixed)["text"] == greedy
 
 
+def test_language_model_predict_continues_each_prompt_as_served(runs):
+    """`predict` (the CLI's `generate`, evaluation's samples) gives each prompt
+    its own `max_new_tokens`, as the export does, even beside longer prompts."""
+    import copy
+
+    out, task, model = runs["gpt-mini"]
+    task = copy.copy(task)
+    task.recipe = task.recipe.replace(evaluation={"temperature": 0.0})  # greedy
+    n = task.recipe.evaluation.max_new_tokens
+    served = _isolated(out / "export" / "1", _lm_inputs(PROMPTS, n))["text"]
+    assert task.predict(model, PROMPTS) == served == [_generated(task, model, p, n) for p in PROMPTS]
+
+
 def test_language_model_export_samples_with_top_k_and_top_p(runs):
     """The served sampler restricts the draw as `Sampler` does: top_p small
     enough keeps the most likely token only (greedy again); without top-k or
