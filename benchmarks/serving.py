@@ -11,9 +11,10 @@ is the same server without batching).
 
     python benchmarks/serving.py [--export DIR] [--seconds 10] [--repeats 3] [--max-batch-size 32]
 
-Without `--export`, it exports a briefly trained run of `models/dates.toml` (the
-zoo's architecture, a few training steps: decoding cost, not quality, is what
-is measured).
+`--export` is a SavedModel directory or a base directory of numeric versions
+(the newest is served). Without it, the script serves `RUN/export` (version 1)
+of a briefly trained run of `models/dates.toml` (the zoo's architecture, a few
+training steps: decoding cost, not quality, is what is measured).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def _export(directory: Path) -> Path:
                  "data.num_examples=2000", "evaluation.max_examples=8"]
     with contextlib.redirect_stdout(sys.stderr):  # Keras' progress bars stay out of the table
         train(ROOT / "models" / "dates.toml", out, overrides, log=lambda *_: None)
-    return out / "export"
+    return out / "export"  # a base directory of versions: 1/
 
 
 def _free_port() -> int:
@@ -116,7 +117,7 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--export", help="a translation SavedModel (default: train a short dates run)")
+    parser.add_argument("--export", help="a translation SavedModel, or a base directory of versions (default: train a short dates run)")
     parser.add_argument("--seconds", type=float, default=10.0, help="load per configuration and repeat")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--max-batch-size", type=int, default=32)

@@ -50,7 +50,8 @@ def _export(args) -> int:
     from keras_attention.runs import export_run
 
     path = export_run(args.run, args.out, overwrite=args.overwrite)
-    print(f"SavedModel written to {path}")
+    print(f"SavedModel written to {path} (version {path.name}); serve the newest version with: "
+          f"keras-attention serve {path.parent}")
     return 0
 
 
@@ -156,13 +157,17 @@ def build_parser() -> argparse.ArgumentParser:
     attention.set_defaults(handler=_attention)
 
     export = commands.add_parser(
-        "export", help="export a run as a SavedModel that serves text in, text out"
+        "export", help="export a run as a SavedModel that serves text in, text out",
+        description="Write the run's SavedModel as the next numeric version of a base directory "
+        "(BASE/N, N one more than its highest version, 1 in a new one), as TF Serving lays models "
+        "out; older versions stay. The base must be new, empty or hold only numeric versions.",
     )
     export.add_argument("run", help="a run directory")
-    export.add_argument("--out", help="SavedModel directory (default: RUN/export)")
+    export.add_argument("--out", help="base directory of versions (default: RUN/export)")
     export.add_argument(
         "--overwrite", action="store_true",
-        help="replace an existing export that keras-attention wrote (never anything else)",
+        help="replace an unversioned export of an earlier keras-attention at --out by a base "
+        "holding version 1 (never anything else)",
     )
     export.set_defaults(handler=_export)
 

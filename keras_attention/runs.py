@@ -20,7 +20,7 @@ from pathlib import Path
 import keras
 
 from keras_attention._files import DirectoryLock, write_text_atomically
-from keras_attention.export.saved_model import check_replaceable, export_task
+from keras_attention.export.saved_model import check_export_base, export_task
 from keras_attention.tasks import Task, get_task
 from keras_attention.training.recipe import Recipe, load_recipe
 from keras_attention.training.run import TEST_SPLIT, train
@@ -82,6 +82,10 @@ class Run:
             self.task.load_data(data_path)
         with DirectoryLock(self.directory, "keras-attention evaluate"):
             metrics = self.task.evaluate(self.model, log=log)
+            # What `train` recorded beside the scores (the data, the training time) stays.
+            for key, value in self._metrics().items():
+                if key in ("data", "training_seconds") and data_path is None:
+                    metrics.setdefault(key, value)
             write_text_atomically(
                 self.directory / "metrics.json", json.dumps(metrics, indent=2) + "\n"
             )
@@ -95,22 +99,34 @@ class Run:
         scores, query_tokens, key_tokens, title = self.task.attention(self.model, text)
         return plot_attention(scores, query_tokens, key_tokens, output, title=title), title
 
-    def export(self, path: str | Path | None = None, overwrite: bool = False) -> Path:
-        """Export the run as a SavedModel (default target: `RUN/export`).
+    def _metrics(self) -> dict:
+        path = self.directory / "metrics.json"
+        return json.loads(path.read_text()) if path.is_file() else {}
 
-        With `overwrite`, an existing export this library wrote is replaced
-        atomically; anything else at `path` (a run directory, other files)
-        raises `FileExistsError`.
+    def export(self, path: str | Path | None = None, overwrite: bool = False) -> Path:
+        """Export the run as the next version of a base directory (default `RUN/export`).
+
+        The SavedModel goes to `path/N`, `N` one more than the highest version
+        there (1 in a new base), and older versions stay, as TF Serving
+        expects; its model card carries the run's `metrics.json`. A `path`
+        that is a run directory, a file, a link or a directory of other
+        things raises `FileExistsError`; `overwrite` only lets an unversioned
+        export of an earlier keras-attention be replaced by a base holding
+        version 1 (see `keras_attention.export.saved_model`).
+
+        Returns:
+            The new version's directory.
         """
         path = Path(path or self.directory / "export")
-        return export_task(self.task, self.model, path, overwrite=overwrite)
+        return export_task(self.task, self.model, path, overwrite=overwrite, metrics=self._metrics())
 
 
 def export_run(run_dir: str | Path, path: str | Path | None = None, overwrite: bool = False) -> Path:
-    """Export a finished run directory (default target: `RUN/export`), checking
-    the target before the run is loaded."""
+    """Export a finished run directory as the next version of `path` (default
+    `RUN/export`), checking the target before the run is loaded; returns the
+    new version's directory."""
     path = Path(path or Path(run_dir) / "export")
-    check_replaceable(path, overwrite)  # before loading the run
+    check_export_base(path, overwrite)  # before loading the run
     return Run.load(run_dir).export(path, overwrite=overwrite)
 
 

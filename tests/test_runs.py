@@ -43,6 +43,9 @@ def test_a_run_on_a_file_evaluates_after_the_file_is_gone(tmp_path, capsys):
     again = json.loads((out / "metrics.json").read_text())
     assert again["test_examples"] == trained["test_examples"]
     assert again["exact_match"] == trained["exact_match"] and again["bleu"] == trained["bleu"]
+    # What train recorded for the model card (split sizes, training time) stays.
+    assert again["data"] == trained["data"] and again["data"]["test_examples"] == len(run.task.test_examples)
+    assert again["training_seconds"] == trained["training_seconds"]
     # Predictions come from the one decode path that evaluation scored.
     sources = [sample["source"] for sample in trained["samples"]]
     assert run.predict(sources) == [sample["prediction"] for sample in trained["samples"]]

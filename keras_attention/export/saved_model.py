@@ -11,7 +11,7 @@ Each task (`keras_attention.tasks`) declares its signatures in
 | task | `serving_default` inputs | outputs |
 |---|---|---|
 | translation | `text` string `(batch,)` | `translation` string, `score` float32, `truncated` bool, `valid` bool |
-| language_model | `prompt` string `(batch,)`, `max_new_tokens` int32 `()`, `temperature` float32 `()` | `text` string, `truncated` bool |
+| language_model | `prompt` string, `max_new_tokens` int32, `temperature` float32, `top_k` int32, `top_p` float32, all `(batch,)` | `text` string, `truncated` bool |
 | classification | `text` string `(batch,)` | `probabilities` float32 `(batch, classes)`, `label` string, `truncated` bool |
 | masked_lm (an encoder) | `text` string `(batch,)` | `pooled_output` float32 `(batch, hidden)`, `truncated` bool |
 
@@ -20,6 +20,20 @@ logits. Texts longer than the model's maximum length are truncated, and
 `truncated` says which were. An empty text translates to "". A translation
 recipe with `evaluation.output_constraint` answers with the best beam that
 satisfies it, or "" with `valid` false when none does (never a made-up answer).
+The language model decodes each row with its own settings through the same
+sampling code as `GPTDecoder.generate` (temperature 0 is greedy, top_k 0 and
+top_p 1 turn those filters off).
+
+Exports are versioned as TF Serving expects: `export_task(..., path)` writes
+the next version of the base directory `path`, `path/N` with `N` one more
+than its highest numeric version (1 in a new or empty base), atomically, and
+keeps the older versions; TF Serving and `keras-attention serve` serve the
+newest. A base may hold only numeric version directories (each a SavedModel,
+ours or another tool's) and hidden entries; anything else there, a file, a
+link or a run directory is refused, never changed. Each version carries
+`assets/keras_attention_export.json` (the marker: library, version, task and
+the model card's facts) and `assets/model_card.md`
+(`keras_attention.export.model_card`).
 """
 
 from __future__ import annotations
@@ -33,92 +47,174 @@ import keras
 
 from keras_attention import __version__
 from keras_attention._files import remove_stale_scratch, scratch_path
+from keras_attention.export.model_card import model_card_facts, render_model_card
 
-__all__ = ["MARKER", "check_replaceable", "export_task"]
+__all__ = ["MARKER", "MODEL_CARD", "add_version", "check_export_base", "export_task", "export_versions"]
 
 
 MARKER = Path("assets") / "keras_attention_export.json"
+MODEL_CARD = Path("assets") / "model_card.md"
+# The scratch directory of a version being written: `BASE/.version.partial-PID-RANDOM`.
+_SCRATCH = "version"
 
 
-def check_replaceable(path: str | Path, overwrite: bool) -> None:
-    """Raise `FileExistsError` unless an export may be written at `path`.
+def _is_saved_model(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink() and (path / "saved_model.pb").is_file()
 
-    A missing path is free. An existing one is replaced only with `overwrite`,
-    and only when it is an export this library wrote (it holds `MARKER`):
-    never a run directory, a directory of other files, a file or a link.
+
+def export_versions(base: str | Path) -> dict[int, Path]:
+    """`{version: directory}` of the numeric SavedModel directories in `base`."""
+    base = Path(base)
+    if not base.is_dir():
+        return {}
+    return {
+        int(entry.name): entry for entry in base.iterdir()
+        if entry.name.isdigit() and _is_saved_model(entry)
+    }
+
+
+def check_export_base(path: str | Path, overwrite: bool = False) -> str:
+    """Whether a new export version may be written into the base directory `path`.
+
+    Returns "new" (nothing there yet: the base will be created), "versions"
+    (a base of numeric versions, possibly empty: the next one is added) or
+    "unversioned" (one SavedModel this library wrote straight into `path`,
+    as earlier versions of keras-attention did; only with `overwrite`, which replaces it by a
+    base holding version 1).
+
+    Raises:
+        FileExistsError: `path` is a file, a link, a run directory, an
+            unversioned export without `overwrite`, or a directory holding
+            something other than numeric SavedModel versions and hidden
+            entries. Nothing there is ever changed.
     """
     path = Path(path)
     if not path.exists() and not path.is_symlink():
-        return
-    if not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it.")
+        return "new"
     if path.is_symlink():
         reason = "is a symbolic link"
     elif not path.is_dir():
         reason = "is a file"
     elif (path / "recipe.toml").exists() or (path / "model.keras").exists():
         reason = "is a run directory"
-    elif not (path / MARKER).is_file():
-        reason = f"is not an export keras-attention wrote (it has no {MARKER})"
+    elif (path / MARKER).is_file() and (path / "saved_model.pb").is_file():
+        if overwrite:
+            return "unversioned"
+        raise FileExistsError(
+            f"{path} holds an unversioned export (an earlier keras-attention's layout); pass "
+            "overwrite=True (--overwrite) to replace it by a base directory of versions (1/, "
+            "2/, ...), or choose another --out."
+        )
     else:
-        return
+        foreign = sorted(
+            entry.name for entry in path.iterdir()
+            if not entry.name.startswith(".") and not (entry.name.isdigit() and _is_saved_model(entry))
+        )
+        if not foreign:
+            return "versions"
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        reason = (f"holds {shown}, which {'is' if len(foreign) == 1 else 'are'} not numeric "
+                  "SavedModel versions")
     raise FileExistsError(
-        f"Refusing to overwrite {path}: it {reason}. --overwrite replaces only an export "
-        "keras-attention wrote; choose another --out, or remove it yourself."
+        f"Refusing to export into {path}: it {reason}. An export goes into a base directory of "
+        "numeric versions (BASE/1, BASE/2, ...) that is new, empty or holds only such versions; "
+        "choose another --out."
     )
 
 
-def _write_atomically(archive: keras.export.ExportArchive, path: Path, overwrite: bool, marker: dict):
-    """Write into a temporary directory beside `path`, then rename it into place.
+def _write_version(archive, directory: Path, marker: dict, card: str) -> None:
+    archive.write_out(str(directory), verbose=False)
+    (directory / MARKER).parent.mkdir(exist_ok=True)
+    (directory / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
+    (directory / MODEL_CARD).write_text(card)
 
-    An export interrupted at any point leaves either no target or the previous
-    complete one, never a half-written SavedModel; what a killed export left
-    beside the target is removed by the next export to it.
+
+def add_version(directory: str | Path, base: str | Path) -> Path:
+    """Rename the complete SavedModel `directory` (on the same file system)
+    to `base/N`, `N` one more than the highest version in `base`.
+
+    A rename is atomic: TF Serving, which polls `base`, sees a version
+    complete or not at all. Two exports at once each get their own number.
     """
-    check_replaceable(path, overwrite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_scratch(path, ("partial", "old"))
-    partial = scratch_path(path, "partial")
+    directory, base = Path(directory), Path(base)
+    while True:
+        # What is in `base` may have changed since it was checked.
+        if check_export_base(base) != "versions":
+            raise FileExistsError(f"{base} changed while the export was written; nothing was added.")
+        target = base / str(max(export_versions(base), default=0) + 1)
+        try:
+            os.rename(directory, target)  # fails on a non-empty target: another export took N
+            return target
+        except OSError:
+            if not target.exists():
+                raise
+
+
+def _add_version(archive, base: Path, marker: dict, card: str) -> Path:
+    """Write the next version of `base` in a hidden scratch directory inside
+    it, then `add_version` it. Older versions stay."""
+    base.mkdir(parents=True, exist_ok=True)
+    remove_stale_scratch(base / _SCRATCH, ("partial",))
+    partial = scratch_path(base / _SCRATCH, "partial")
     try:
-        archive.write_out(str(partial), verbose=False)
-        (partial / MARKER).parent.mkdir(exist_ok=True)
-        (partial / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
-        # The target may have appeared since the first check.
-        check_replaceable(path, overwrite)
-        if path.exists():
-            retired = scratch_path(path, "old")
-            os.replace(path, retired)
-            os.replace(partial, path)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(partial, path)
+        _write_version(archive, partial, marker, card)
+        return add_version(partial, base)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
 
 
-def export_task(task, model, path: str | Path, overwrite: bool = False) -> Path:
-    """Export a trained `model` of `task` (with its tokenizers) to a SavedModel at `path`.
+def _replace_unversioned(archive, path: Path, marker: dict, card: str, overwrite: bool) -> Path:
+    """Replace an unversioned export of this library by a base holding version 1, atomically."""
+    partial = scratch_path(path, "partial")
+    try:
+        _write_version(archive, partial / "1", marker, card)
+        if check_export_base(path, overwrite) != "unversioned":
+            raise FileExistsError(f"{path} changed while the export was written; nothing was replaced.")
+        retired = scratch_path(path, "old")
+        os.replace(path, retired)
+        os.replace(partial, path)
+        shutil.rmtree(retired, ignore_errors=True)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return path / "1"
+
+
+def export_task(
+    task, model, path: str | Path, overwrite: bool = False, metrics: dict | None = None
+) -> Path:
+    """Export a trained `model` of `task` as the next version of the base directory `path`.
 
     Args:
         task: a `keras_attention.tasks.Task` with its tokenizers loaded; its
             `serving_signatures(model)` are the endpoints.
         model: the task's trained model.
-        path: the SavedModel directory to create.
-        overwrite: replace an existing export this library wrote (atomically);
-            anything else at `path` is never replaced.
+        path: the base directory (see `check_export_base`); the export is
+            written to `path/N`, `N` one more than its highest version.
+        overwrite: replace an unversioned export this library wrote at `path`
+            by a base holding version 1; nothing else is ever replaced.
+        metrics: the finished run's `metrics.json`, for the model card.
 
     Returns:
-        The path.
+        The new version's directory, `path/N`.
     """
     path = Path(path)
-    check_replaceable(path, overwrite)  # before the (slow) tracing
+    state = check_export_base(path, overwrite)  # before the (slow) tracing
     signatures, tracked = task.serving_signatures(model)
     archive = keras.export.ExportArchive()
     archive.track(model)
     for trackable in tracked:
         archive.track(trackable)
-    for name, (function, input_signature) in signatures.items():
-        archive.add_endpoint(name, function, input_signature=input_signature)
-    marker = {"library": "keras-attention", "version": __version__, "task": task.kind}
-    _write_atomically(archive, path, overwrite, marker)
-    return path
+    endpoints = {
+        name: (archive.add_endpoint(name, function, input_signature=input_signature), input_signature)
+        for name, (function, input_signature) in signatures.items()
+    }
+    facts = model_card_facts(task, model, endpoints, metrics)
+    marker = {"library": "keras-attention", "version": __version__, "task": task.kind,
+              "model_card": facts}
+    card = render_model_card(facts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # What a killed export left beside the base (`.NAME.partial-*`, `.NAME.old-*`).
+    remove_stale_scratch(path, ("partial", "old"))
+    if state == "unversioned":
+        return _replace_unversioned(archive, path, marker, card, overwrite)
+    return _add_version(archive, path, marker, card)

@@ -18,10 +18,12 @@ import keras
 from keras import ops
 
 __all__ = [
+    "RowSampler",
     "Sampler",
     "TemperatureSampler",
     "beam_search_loop",
     "length_penalty",
+    "sample_logits",
     "sample_loop",
 ]
 
@@ -113,25 +115,9 @@ class Sampler:
         Token 0 is padding and is never chosen. `seed_generator` is the
         `keras.random.SeedGenerator` that random draws consume.
         """
-        logits = _without_padding(logits)
         if self.temperature == 0:
-            return ops.cast(ops.argmax(logits, axis=-1), "int32")
-        logits = logits / self.temperature
-        if self.top_k is not None:
-            kth = ops.top_k(logits, min(self.top_k, logits.shape[-1]))[0][:, -1:]
-            logits = ops.where(logits < kth, _NEG_INF, logits)
-        if self.top_p is not None:
-            # Keep the most likely tokens until their total probability
-            # reaches top_p (the most likely one is always kept).
-            sorted_logits = ops.sort(logits, axis=-1)[:, ::-1]
-            sorted_probabilities = ops.softmax(sorted_logits, axis=-1)
-            before = ops.cumsum(sorted_probabilities, axis=-1) - sorted_probabilities
-            # The smallest kept logit is the threshold (others count as +inf).
-            kept = ops.where(before < self.top_p, sorted_logits, -_NEG_INF)
-            threshold = ops.min(kept, axis=-1, keepdims=True)
-            logits = ops.where(logits < threshold, _NEG_INF, logits)
-        samples = keras.random.categorical(logits, 1, seed=seed_generator)
-        return ops.cast(samples[:, 0], "int32")
+            return _greedy(logits)
+        return sample_logits(logits, self.temperature, self.top_k, self.top_p, seed_generator)
 
     def __repr__(self):
         return (
@@ -146,22 +132,101 @@ def _without_padding(logits):
     return ops.where(ops.arange(logits.shape[-1]) == 0, _NEG_INF, logits)
 
 
-class TemperatureSampler:
-    """Sampling whose temperature is a tensor, e.g. an input of a served model.
+def _greedy(logits):
+    return ops.cast(ops.argmax(_without_padding(logits), axis=-1), "int32")
 
-    Greedy (argmax) where `temperature <= 0`, otherwise a draw from
-    `softmax(logits / temperature)`. Token 0 (padding) is never chosen.
+
+def _per_row(value):
+    """A Python number as it is; a scalar tensor as it is; a `(batch,)` tensor as `(batch, 1)`."""
+    if isinstance(value, (int, float)) or len(ops.shape(value)) == 0:
+        return value
+    return value[:, None]
+
+
+def sample_logits(logits, temperature, top_k=None, top_p=None, seed_generator=None):
+    """One draw per row from `softmax(logits / temperature)`, restricted by top-k / top-p.
+
+    The sampling step of `Sampler` and of `RowSampler` (a served model's
+    per-row settings): both come here, so a served model samples as
+    `generate` does. Each setting is a Python number (`Sampler`'s values, for
+    every row) or a tensor of shape `()` or `(batch,)` (one value per row).
+
+    Args:
+        logits: `(batch, vocabulary)`.
+        temperature: > 0.
+        top_k: None, or keep the `top_k` most likely tokens; a tensor value
+            <= 0 keeps every token of its row.
+        top_p: None, or keep the most likely tokens until their total
+            probability reaches `top_p` (the most likely one always); a tensor
+            value >= 1 keeps every token of its row.
+        seed_generator: the `keras.random.SeedGenerator` the draw consumes.
+
+    Returns:
+        `(batch,)` int32 token ids; token 0 (padding) is never chosen.
+    """
+    logits = _without_padding(logits) / _per_row(temperature)
+    vocabulary = logits.shape[-1]
+    if top_k is not None:
+        if isinstance(top_k, int):
+            kth = ops.top_k(logits, min(top_k, vocabulary))[0][:, -1:]
+        else:
+            top_k = ops.broadcast_to(ops.cast(top_k, "int32"), ops.shape(logits)[:1])
+            descending = ops.top_k(logits, vocabulary)[0]
+            kth = ops.take_along_axis(
+                descending, ops.clip(top_k, 1, vocabulary)[:, None] - 1, axis=1
+            )
+            kth = ops.where(top_k[:, None] <= 0, _NEG_INF, kth)
+        logits = ops.where(logits < kth, _NEG_INF, logits)
+    if top_p is not None:
+        sorted_logits = ops.sort(logits, axis=-1)[:, ::-1]
+        sorted_probabilities = ops.softmax(sorted_logits, axis=-1)
+        before = ops.cumsum(sorted_probabilities, axis=-1) - sorted_probabilities
+        # The smallest kept logit is the threshold (others count as +inf).
+        kept = ops.where(before < _per_row(top_p), sorted_logits, -_NEG_INF)
+        threshold = ops.min(kept, axis=-1, keepdims=True)
+        if not isinstance(top_p, (int, float)):
+            threshold = ops.where(_per_row(top_p) >= 1.0, _NEG_INF, threshold)
+        logits = ops.where(logits < threshold, _NEG_INF, logits)
+    samples = keras.random.categorical(logits, 1, seed=seed_generator)
+    return ops.cast(samples[:, 0], "int32")
+
+
+class RowSampler:
+    """`Sampler`'s decoding with tensor settings, one value per row: the inputs of a served model.
+
+    Each row is greedy (argmax) where its `temperature <= 0`, otherwise
+    sampled by `sample_logits` (the same code as `Sampler`) with its own
+    temperature, `top_k` (<= 0: no top-k) and `top_p` (>= 1: no top-p). Rows
+    with the settings of a `Sampler` draw what that `Sampler` draws from the
+    same logits and seed state.
+
+    Args:
+        temperature: float tensor `()` or `(batch,)`.
+        top_k: None, or int tensor `()` or `(batch,)`.
+        top_p: None, or float tensor `()` or `(batch,)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> logits = np.log(np.array([[0.1, 0.6, 0.3], [0.1, 0.3, 0.6]], "float32"))
+    >>> sampler = RowSampler(np.array([0.0, 5.0], "float32"), top_k=np.array([0, 1], "int32"))
+    >>> np.asarray(sampler(logits, keras.random.SeedGenerator(0))).tolist()
+    [1, 2]
     """
 
-    def __init__(self, temperature):
+    def __init__(self, temperature, top_k=None, top_p=None):
         self.temperature = ops.cast(temperature, "float32")
+        self.top_k = None if top_k is None else ops.cast(top_k, "int32")
+        self.top_p = None if top_p is None else ops.cast(top_p, "float32")
 
     def __call__(self, logits, seed_generator=None):
-        logits = _without_padding(logits)
-        greedy = ops.cast(ops.argmax(logits, axis=-1), "int32")
-        scaled = logits / ops.maximum(self.temperature, 1e-6)
-        sampled = keras.random.categorical(scaled, 1, seed=seed_generator)[:, 0]
-        return ops.where(self.temperature > 0, ops.cast(sampled, "int32"), greedy)
+        temperature = ops.maximum(self.temperature, 1e-6)
+        sampled = sample_logits(logits, temperature, self.top_k, self.top_p, seed_generator)
+        return ops.where(self.temperature > 0, sampled, _greedy(logits))
+
+
+# The temperature-only sampler of earlier versions.
+TemperatureSampler = RowSampler
 
 
 def _column(token_ids, index):

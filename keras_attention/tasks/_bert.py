@@ -31,6 +31,14 @@ class BertEncoderTask(Task):
         tokens = [self.tokenizer.id_to_token(int(i)) for i in inputs["token_ids"].numpy()[0]]
         return scores, tokens, tokens, repr(text)
 
+    def serving_limits(self, model):
+        length = self.data_config.max_length
+        return [
+            f"Texts are cut to their first {length - 2} token ids, so that `[CLS] text [SEP]` fits "
+            f"the model's {length} positions (`truncated` says which were).",
+            *super().serving_limits(model),
+        ]
+
     def _logits_signature(self, model):
         def logits(token_ids, segment_ids):
             outputs = model({"token_ids": token_ids, "segment_ids": segment_ids})

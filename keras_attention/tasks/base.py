@@ -305,6 +305,19 @@ class Task:
         `serving_default` (text in, text out) and `token_ids_to_logits`."""
         raise NotImplementedError
 
+    def serving_limits(self, model) -> list[str]:
+        """What the export's model card lists under "Limits": lengths,
+        vocabulary, truncation, output constraints (one sentence each)."""
+        return [self._vocabulary_limit(name, tokenizer) for name, tokenizer in self.tokenizers.items()]
+
+    @staticmethod
+    def _vocabulary_limit(name: str, tokenizer) -> str:
+        lower = getattr(tokenizer, "lower_case", None)
+        case = {True: ", lower-cased and accent-stripped", False: ", case kept"}.get(lower, "")
+        return (f"Vocabulary ({name}): {tokenizer.vocabulary_size:,} {type(tokenizer).__name__} "
+                f"tokens{case}; words it cannot spell become [UNK]. `token_ids_to_logits` takes ids "
+                f"in [0, {tokenizer.vocabulary_size}), 0 being padding.")
+
 
 class TextTask(Task):
     """A task whose examples are plain texts, one tokenizer learned from them."""

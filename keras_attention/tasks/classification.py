@@ -105,6 +105,13 @@ class ClassificationTask(BertEncoderTask):
             "samples": [{"text": t, "prediction": p, "label": str(l)} for (t, l), p in samples],
         }
 
+    def serving_limits(self, model):
+        return [
+            f"`label` is one of the {len(self.label_names)} labels seen in training: "
+            f"{', '.join(self.label_names)}; `probabilities` follow that order.",
+            *super().serving_limits(model),
+        ]
+
     def serving_signatures(self, model):
         signatures = {
             "serving_default": (lambda text: self.classify(model, text), [TEXT_SPEC]),

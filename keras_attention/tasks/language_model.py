@@ -10,7 +10,7 @@ import tensorflow as tf
 from keras_attention import data
 from keras_attention.data.preprocessors import LanguageModelPreprocessor
 from keras_attention.models import GPTDecoder, Sampler
-from keras_attention.models.generation import TemperatureSampler
+from keras_attention.models.generation import RowSampler
 from keras_attention.tasks.base import TextTask, ids_spec
 from keras_attention.training.losses import MaskedSparseCategoricalCrossentropy
 from keras_attention.training.metrics import perplexity
@@ -69,14 +69,17 @@ class LanguageModelTask(TextTask):
         )
 
     def predict(self, model, texts):
-        """Continue each prompt by `evaluation.max_new_tokens` tokens."""
+        """Continue each prompt by `evaluation.max_new_tokens` tokens, each row
+        after its own prompt, as the export does."""
+        max_new_tokens = self.recipe.evaluation.max_new_tokens
         token_ids, lengths, _ = self.preprocessor.encode_prompts(tf.constant(list(texts), tf.string))
+        lengths = lengths.numpy()
         generated = model.generate(
-            token_ids.numpy()[:, : int(tf.reduce_max(lengths))],
-            self.recipe.evaluation.max_new_tokens,
-            sampler=self.sampler(),
+            token_ids.numpy()[:, : lengths.max()], max_new_tokens, sampler=self.sampler()
         )
-        decoded = self.preprocessor.detokenize(generated).numpy()
+        # A prompt shorter than the longest would get more new tokens than asked.
+        kept = np.arange(generated.shape[1])[None, :] < (lengths + max_new_tokens)[:, None]
+        decoded = self.preprocessor.detokenize(np.where(kept, generated, 0)).numpy()
         return [text.decode("utf-8") for text in decoded]
 
     def attention(self, model, text):
@@ -100,19 +103,75 @@ class LanguageModelTask(TextTask):
         metrics["samples"] = [{"prompt": p, "generated": g} for p, g in zip(prompts, samples)]
         return metrics
 
+    def serving_limits(self, model):
+        length = self.data_config.max_length
+        return [
+            f"Prompts are cut to their first {length} token ids (`truncated` says which were); an "
+            "empty prompt starts after an end of text.",
+            f"The model's maximum length is {model.max_sequence_length} tokens: `max_new_tokens` is "
+            "at most that minus the longest prompt of the batch.",
+            "`serving_default` decodes each row with its own `max_new_tokens`, `temperature` (0: "
+            "greedy), `top_k` (0: off) and `top_p` (1: off), through the same sampler as "
+            "`GPTDecoder.generate`; sampling draws from a seed stored in the export (the "
+            f"recipe's `evaluation.seed`, {self.recipe.evaluation.seed}), which advances call "
+            "after call. Texts do not stop at an end of text.",
+            *super().serving_limits(model),
+        ]
+
     def serving_signatures(self, model):
+        """`serving_default`: every input batch-shaped, one value per row (TF
+        Serving's row format), decoded row by row as `generate` decodes with a
+        `Sampler` of those settings (`RowSampler`, the same sampling code).
+
+        Inputs: `prompt` string, `max_new_tokens` int32 (>= 1; at most what
+        the model's maximum length leaves after the longest prompt),
+        `temperature` float32 (>= 0; 0 is greedy), `top_k` int32 (>= 0; 0 is
+        no top-k), `top_p` float32 (in (0, 1]; 1 is no top-p), all `(batch,)`.
+        Each row continues its own prompt by its own `max_new_tokens` tokens.
+        Outputs: `text` string and `truncated` bool, `(batch,)`.
+        """
         seeds = _SeedHolder(self.recipe.evaluation.seed)
         preprocessor = self.preprocessor
 
-        def serve(prompt, max_new_tokens, temperature):
-            inputs = preprocessor.generation_inputs(prompt, max_new_tokens, model.max_sequence_length)
+        def serve(prompt, max_new_tokens, temperature, top_k, top_p):
+            settings = {"max_new_tokens": max_new_tokens, "temperature": temperature,
+                        "top_k": top_k, "top_p": top_p}
+            checks = [
+                tf.debugging.assert_equal(
+                    tf.shape(value), tf.shape(prompt),
+                    message=f"`{name}` must have one value per prompt (shape (batch,))",
+                )
+                for name, value in settings.items()
+            ]
+            checks += [
+                tf.debugging.assert_positive(max_new_tokens, message="`max_new_tokens` must be >= 1"),
+                tf.debugging.assert_non_negative(top_k, message="`top_k` must be >= 0 (0: no top-k)"),
+                tf.debugging.assert_greater_equal(
+                    temperature, 0.0, message="`temperature` must be a finite number >= 0"
+                ),
+                tf.debugging.assert_less(
+                    temperature, float("inf"), message="`temperature` must be a finite number >= 0"
+                ),
+                tf.debugging.assert_positive(top_p, message="`top_p` must be in (0, 1] (1: no top-p)"),
+                tf.debugging.assert_less_equal(
+                    top_p, 1.0, message="`top_p` must be in (0, 1] (1: no top-p)"
+                ),
+            ]
+            with tf.control_dependencies(checks):
+                inputs = preprocessor.generation_inputs(
+                    prompt, tf.reduce_max(max_new_tokens), model.max_sequence_length
+                )
             tokens = model.decode(
                 inputs["token_ids"],
                 inputs["prompt_mask"],
                 inputs["start_index"],
-                TemperatureSampler(temperature),
+                RowSampler(temperature, top_k, top_p),
                 seed_generator=seeds.seed_generator,
             )
+            # Each row keeps its prompt and its own number of new tokens.
+            lengths = tf.reduce_sum(tf.cast(inputs["prompt_mask"], tf.int32), axis=1)
+            kept = tf.range(tf.shape(tokens)[1])[None, :] < (lengths + max_new_tokens)[:, None]
+            tokens = tf.where(kept, tokens, tf.zeros_like(tokens))
             return {"text": preprocessor.detokenize(tokens), "truncated": inputs["truncated"]}
 
         def logits(token_ids):
@@ -123,8 +182,10 @@ class LanguageModelTask(TextTask):
                 serve,
                 [
                     tf.TensorSpec([None], tf.string, name="prompt"),
-                    tf.TensorSpec([], tf.int32, name="max_new_tokens"),
-                    tf.TensorSpec([], tf.float32, name="temperature"),
+                    tf.TensorSpec([None], tf.int32, name="max_new_tokens"),
+                    tf.TensorSpec([None], tf.float32, name="temperature"),
+                    tf.TensorSpec([None], tf.int32, name="top_k"),
+                    tf.TensorSpec([None], tf.float32, name="top_p"),
                 ],
             ),
             "token_ids_to_logits": (logits, [ids_spec("token_ids")]),

@@ -216,6 +216,20 @@ class TranslationTask(Task):
         }
         return signatures, [self.preprocessor]
 
+    def serving_limits(self, model):
+        evaluation = self.recipe.evaluation
+        length = self.data_config.max_length
+        constraint = evaluation.output_constraint
+        return [
+            f"Input texts are cut to their first {length} token ids (`truncated` says which were).",
+            f"Translations are at most {length - 1} tokens long; decoding: {self._decoding()}.",
+            "An empty or blank text translates to \"\" (`valid` false).",
+            (f"Output constraint `{constraint}`: the answer is the best beam that satisfies it, or "
+             "\"\" with `valid` false when none does (never a made-up answer)."
+             if constraint else "No output constraint: the best beam is answered as it is."),
+            *super().serving_limits(model),
+        ]
+
     # --- evaluation ------------------------------------------------------
 
     def _normalization(self) -> str:

@@ -10,7 +10,9 @@ A run directory holds everything a run produced and needs to resume:
     training_curves.png    loss and accuracy per epoch
     model.keras            the trained model
     metrics.json           the held-out evaluation
-    export/                the SavedModel: text in, text out (keras_attention.export)
+    export/1/, 2/, ...     the SavedModels, text in, text out (keras_attention.export): one
+                           numeric version per export, as TF Serving lays models out; a
+                           re-train or `keras-attention export` adds the next, older stay
     .train-in-progress/    the run being trained (removed at the end): the same files,
                            BackupAndRestore state in backup/ while fitting, then
                            model.keras and fit.json once fit has finished
@@ -38,7 +40,12 @@ from pathlib import Path
 import keras
 
 from keras_attention._files import DirectoryLock, write_text_atomically
-from keras_attention.export.saved_model import check_replaceable, export_task
+from keras_attention.export.saved_model import (
+    add_version,
+    check_export_base,
+    export_task,
+    export_versions,
+)
 from keras_attention.tasks import get_task
 from keras_attention.training.callbacks import AtomicBackupAndRestore, StopOnNaN
 from keras_attention.training.recipe import Recipe, dump_recipe, load_recipe
@@ -125,6 +132,12 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def _versioned(export: Path) -> bool:
+    """Whether a run's `export` is a base of versions (not missing, not an
+    unversioned export of an earlier keras-attention, which is replaced whole)."""
+    return export.is_dir() and not export.is_symlink() and not (export / "saved_model.pb").exists()
+
+
 def _install(work: Path, run_dir: Path) -> None:
     """Move the complete run in `work` into `run_dir`, replacing an earlier run's outputs.
 
@@ -141,6 +154,11 @@ def _install(work: Path, run_dir: Path) -> None:
         new, old = work / name, run_dir / name
         if name in produced and not new.exists():
             continue  # installed before an interruption
+        if name == "export" and name in produced and _versioned(old):
+            # The new export is the next version of the run's; older versions stay.
+            for version in sorted(export_versions(new)):
+                add_version(new / str(version), old)
+            continue
         if old.exists() or old.is_symlink():
             _remove(retired / name)  # left by an interrupted install
             os.replace(old, retired / name)
@@ -271,8 +289,8 @@ def train(
     task.load_data(data_path)
     if task.report is not None and task.report.malformed:
         log(task.report.summary())
-    if chief:  # a directory at RUN/export that is not our export stops the run now
-        check_replaceable(run_dir / "export", overwrite=True)
+    if chief:  # a RUN/export that is not a base of export versions stops the run now
+        check_export_base(run_dir / "export", overwrite=True)
     with DirectoryLock(run_dir, "keras-attention train"):
         # The workers of a multi-worker job fit together, so none may skip fit alone.
         work, state = _staging(run_dir, recipe_text, chief, skip_fit=training.strategy != "multi_worker")
@@ -303,10 +321,18 @@ def train(
         curves = plot_history(work / "history.csv", work / "training_curves.png")
         metrics = task.evaluate(model, log=log)
         metrics["training_seconds"] = round(seconds, 1)
+        metrics["data"] = {
+            "train_examples": len(task.train_examples),
+            "validation_examples": len(task.validation_examples),
+            "test_examples": len(task.test_examples),
+        }
         write_text_atomically(work / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-        export_task(task, model, work / "export", overwrite=True)
+        shutil.rmtree(work / "export", ignore_errors=True)  # a killed attempt's, never installed
+        export_task(task, model, work / "export", metrics=metrics)
         _install(work, run_dir)
     export = run_dir / "export"
+    newest = max(export_versions(export))
     log(f"Run directory: {run_dir}" + (f"  (curves: {curves.name})" if curves else ""))
-    log(f"SavedModel (text in, text out): {export}  —  serve it with: keras-attention serve {export}")
+    log(f"SavedModel (text in, text out): {export / str(newest)}  —  serve the newest version "
+        f"with: keras-attention serve {export}")
     return metrics

@@ -55,7 +55,7 @@ TEXTS = ["Tuesday, March 5, 2024", "the 27th of July, 2044", ""]
 
 def test_translation_export_matches_in_process_decoding(runs):
     out, task, model = runs["dates"]
-    exported = _isolated(out / "export", {"text": TEXTS})
+    exported = _isolated(out / "export" / "1", {"text": TEXTS})
     expected = task.predict(model, TEXTS[:2])
     assert exported["translation"][:2] == expected
     assert exported["translation"][2] == ""
@@ -65,29 +65,101 @@ def test_translation_export_matches_in_process_decoding(runs):
 
 def test_translation_reports_truncation(runs):
     out, _, _ = runs["dates"]
-    exported = _isolated(out / "export", {"text": ["5 " * 100, "May 1, 2000"]})
+    exported = _isolated(out / "export" / "1", {"text": ["5 " * 100, "May 1, 2000"]})
     assert exported["truncated"] == [True, False]
 
 
+PROMPTS = ["Return the", "A new list of", "Create", "Raise an error if the value"]
+
+
+def _lm_inputs(prompts, max_new_tokens=5, temperature=0.0, top_k=0, top_p=1.0):
+    """`serving_default`'s inputs: one value per prompt (a list, or one value for every row)."""
+    def rows(value):
+        return list(value) if isinstance(value, (list, tuple)) else [value] * len(prompts)
+
+    return {"prompt": list(prompts), "max_new_tokens": rows(max_new_tokens),
+            "temperature": [float(t) for t in rows(temperature)], "top_k": rows(top_k),
+            "top_p": [float(p) for p in rows(top_p)]}
+
+
+def _generated(task, model, prompt, max_new_tokens, sampler="greedy"):
+    """`GPTDecoder.generate` (in process, XLA-compiled) of one prompt, as text."""
+    ids = task.tokenizer.tokenize(np.array([prompt], dtype=object)).to_list()[0]
+    tokens = model.generate(np.array([ids], "int32"), max_new_tokens, sampler=sampler)
+    return task.tokenizer.detokenize(tokens).numpy()[0].decode()
+
+
 def test_language_model_export_matches_generate(runs):
+    """Every input is batch-shaped (TF Serving's row format); each row continues
+    its own prompt by its own `max_new_tokens`, as `generate` does for that
+    prompt: greedy, and sampling restricted to top_k=1 at any temperature."""
+    from keras_attention.models import Sampler
+
     out, task, model = runs["gpt-mini"]
-    prompts = ["Return the", "A new list of"]
-    exported = _isolated(out / "export", {"prompt": prompts, "max_new_tokens": 5, "temperature": 0.0})
-    ragged = task.tokenizer.tokenize(np.array(prompts, dtype=object)).to_list()
-    buffer = np.zeros((2, max(map(len, ragged))), "int32")
-    for row, ids in enumerate(ragged):
-        buffer[row, : len(ids)] = ids
-    greedy = model.generate(buffer, 5)  # in-process, XLA-compiled, greedy
-    expected = [text.decode() for text in task.tokenizer.detokenize(greedy).numpy()]
-    assert exported["text"] == expected
-    sampled = _isolated(out / "export", {"prompt": prompts, "max_new_tokens": 5, "temperature": 1.0})
-    assert len(sampled["text"]) == 2
+    lengths = [5, 2, 4, 1]
+    greedy = [_generated(task, model, prompt, n) for prompt, n in zip(PROMPTS, lengths)]
+    assert _isolated(out / "export" / "1", _lm_inputs(PROMPTS, lengths))["text"] == greedy
+    # top_k=1 leaves the argmax only, whatever the temperature: generate's
+    # Sampler and the served rows agree, and so do rows that mix settings.
+    top_1 = Sampler(temperature=3.0, top_k=1, seed=7)
+    assert [_generated(task, model, p, n, top_1) for p, n in zip(PROMPTS, lengths)] == greedy
+    mixed = _lm_inputs(PROMPTS, lengths, temperature=[3.0, 0.0, 50.0, 1.0], top_k=[1, 0, 1, 1])
+    assert _isolated(out / "export" / "1", mixed)["text"] == greedy
+
+
+def test_language_model_predict_continues_each_prompt_as_served(runs):
+    """`predict` (the CLI's `generate`, evaluation's samples) gives each prompt
+    its own `max_new_tokens`, as the export does, even beside longer prompts."""
+    import copy
+
+    out, task, model = runs["gpt-mini"]
+    task = copy.copy(task)
+    task.recipe = task.recipe.replace(evaluation={"temperature": 0.0})  # greedy
+    n = task.recipe.evaluation.max_new_tokens
+    served = _isolated(out / "export" / "1", _lm_inputs(PROMPTS, n))["text"]
+    assert task.predict(model, PROMPTS) == served == [_generated(task, model, p, n) for p in PROMPTS]
+
+
+def test_language_model_export_samples_with_top_k_and_top_p(runs):
+    """The served sampler restricts the draw as `Sampler` does: top_p small
+    enough keeps the most likely token only (greedy again); without top-k or
+    top-p, a high temperature draws other tokens."""
+    out, _, _ = runs["gpt-mini"]
+    prompts = PROMPTS * 2
+    greedy = _isolated(out / "export" / "1", _lm_inputs(prompts, 6))["text"]
+    nucleus = _isolated(out / "export" / "1", _lm_inputs(prompts, 6, temperature=50.0, top_p=1e-6))
+    assert nucleus["text"] == greedy
+    hot = _isolated(out / "export" / "1", _lm_inputs(prompts, 6, temperature=50.0))["text"]
+    assert hot != greedy and all(text.startswith(prompt) for text, prompt in zip(hot, prompts))
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"top_p": [0.0]}, "top_p"),
+        ({"top_p": [1.5]}, "top_p"),
+        ({"top_k": [-1]}, "top_k"),
+        ({"temperature": [-0.5]}, "temperature"),
+        ({"temperature": [float("nan")]}, "temperature"),
+        ({"max_new_tokens": [0]}, "max_new_tokens"),
+        ({"max_new_tokens": [2, 3]}, "one value per prompt"),
+    ],
+)
+def test_language_model_export_rejects_bad_settings(runs, change, message):
+    import tensorflow as tf
+
+    out, _, _ = runs["gpt-mini"]
+    signature = tf.saved_model.load(str(out / "export" / "1")).signatures["serving_default"]
+    inputs = {**_lm_inputs(["Return the"]), **change}
+    dtypes = {"prompt": tf.string, "max_new_tokens": tf.int32, "top_k": tf.int32}
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        signature(**{name: tf.constant(value, dtypes.get(name, tf.float32)) for name, value in inputs.items()})
 
 
 def test_classifier_export_matches_predict(runs):
     out, task, model = runs["bert-topics"]
     texts = ["Return a logger with the specified name.", "Fail the test unless the expression is true."]
-    exported = _isolated(out / "export", {"text": texts})
+    exported = _isolated(out / "export" / "1", {"text": texts})
     assert exported["label"] == task.predict(model, texts)
     probabilities = np.array(exported["probabilities"])
     assert probabilities.shape == (2, len(task.label_names))
@@ -96,7 +168,7 @@ def test_classifier_export_matches_predict(runs):
 
 def test_encoder_export_gives_pooled_embeddings(runs):
     out, task, model = runs["bert-mini"]
-    exported = _isolated(out / "export", {"text": ["Return a new dictionary."]})
+    exported = _isolated(out / "export" / "1", {"text": ["Return a new dictionary."]})
     ids = task.tokenizer.tokenize(np.array(["Return a new dictionary."], dtype=object)).to_list()[0]
     token_ids = np.zeros((1, 16), "int32")
     row = [task.tokenizer.cls_id] + ids[:14] + [task.tokenizer.sep_id]
@@ -109,7 +181,7 @@ def test_token_ids_endpoint(runs):
     import tensorflow as tf
 
     out, _, model = runs["gpt-mini"]
-    loaded = tf.saved_model.load(str(out / "export"))
+    loaded = tf.saved_model.load(str(out / "export" / "1"))
     ids = np.array([[5, 6, 7]], "int32")
     logits = loaded.signatures["token_ids_to_logits"](token_ids=tf.constant(ids))["logits"]
     np.testing.assert_allclose(logits.numpy(), np.array(model(ids)), atol=1e-5)
@@ -124,7 +196,7 @@ def test_saved_model_cli_runs_the_signature(runs):
         "saved_model_cli.main()\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", command, "run", "--dir", str(out / "export"), "--tag_set", "serve",
+        [sys.executable, "-c", command, "run", "--dir", str(out / "export" / "1"), "--tag_set", "serve",
          "--signature_def", "serving_default", "--input_exprs", 'text=["March 5, 2024"]'],
         capture_output=True, text=True, timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
     )
@@ -132,20 +204,69 @@ def test_saved_model_cli_runs_the_signature(runs):
     assert "Result for output key translation" in result.stdout
 
 
-def test_existing_target_is_kept_unless_overwrite(runs, tmp_path):
+def test_each_export_adds_the_next_version_and_keeps_the_older_ones(runs, tmp_path, capsys):
+    """A base directory of numeric versions, as TF Serving lays models out:
+    the first export is BASE/1, each next one BASE/N+1; another tool's
+    numeric SavedModel version counts and is never touched."""
+    import shutil
+
+    from keras_attention.cli import main
+    from keras_attention.runs import export_run
+
+    out, _, _ = runs["dates"]
+    assert sorted(p.name for p in (out / "export").iterdir()) == ["1"]  # what `train` wrote
+    target = tmp_path / "exported"
+    assert export_run(out, target) == target / "1"
+    assert export_run(out, target) == target / "2"
+    first = (target / "1" / "saved_model.pb").read_bytes()
+    shutil.copytree(out / "export" / "1", target / "7", ignore=shutil.ignore_patterns("assets"))  # not ours
+    assert main(["export", str(out), "--out", str(target)]) == 0
+    assert f"SavedModel written to {target / '8'} (version 8)" in capsys.readouterr().out
+    assert sorted(int(p.name) for p in target.iterdir()) == [1, 2, 7, 8]
+    assert (target / "1" / "saved_model.pb").read_bytes() == first
+    assert not (target / "7" / "assets").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["exported"]  # nothing partial left
+
+
+def test_a_base_holding_other_things_is_refused_and_left_alone(runs, tmp_path, capsys):
+    """A base with a non-numeric entry (or a numeric one that is no
+    SavedModel) is refused, with or without --overwrite: an export never
+    lands among a user's files."""
+    from keras_attention.cli import main
+
+    out, _, _ = runs["dates"]
+    for name, entry in (("notes", "notes.txt"), ("numbers", "2024")):
+        base = tmp_path / name
+        (base / entry).parent.mkdir(parents=True, exist_ok=True)
+        (base / entry).write_text("keep me")
+        for overwrite in ([], ["--overwrite"]):
+            assert main(["export", str(out), "--out", str(base), *overwrite]) == 2
+            error = capsys.readouterr().err
+            assert f"Refusing to export into {base}: it holds {entry}" in error, error
+        assert [p.name for p in base.iterdir()] == [entry]
+
+
+def test_an_unversioned_export_is_replaced_only_with_overwrite(runs, tmp_path):
+    """An earlier keras-attention wrote the SavedModel straight into the
+    target: kept unless --overwrite, which turns it into a base holding 1/."""
+    import shutil
+
     from keras_attention.runs import export_run
 
     out, _, _ = runs["dates"]
     target = tmp_path / "exported"
-    export_run(out, target)
-    with pytest.raises(FileExistsError, match="overwrite"):
+    shutil.copytree(out / "export" / "1", target)
+    with pytest.raises(FileExistsError, match="unversioned export"):
         export_run(out, target)
-    export_run(out, target, overwrite=True)
-    assert (target / "saved_model.pb").exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["exported"]  # nothing partial left
+    assert (target / "saved_model.pb").is_file()
+    assert export_run(out, target, overwrite=True) == target / "1"
+    assert sorted(p.name for p in target.iterdir()) == ["1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exported"]
 
 
-def test_an_export_killed_midway_leaves_no_partial_target(runs, tmp_path):
+def test_an_export_killed_midway_leaves_no_version(runs, tmp_path):
+    """A killed export leaves no numeric version behind (TF Serving would load
+    it); its hidden scratch directory is removed by the next export."""
     out, _, _ = runs["dates"]
     target = tmp_path / "exported"
     process = subprocess.Popen(
@@ -157,15 +278,17 @@ def test_an_export_killed_midway_leaves_no_partial_target(runs, tmp_path):
 
     deadline = time.time() + 240
     # Kill it while it writes its temporary directory.
-    while time.time() < deadline and not any(p.name.startswith(".exported.partial") for p in tmp_path.iterdir()):
+    while time.time() < deadline and not (
+        target.is_dir() and any(p.name.startswith(".version.partial") for p in target.iterdir())
+    ):
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert not target.exists()
+    assert [p.name for p in target.iterdir() if not p.name.startswith(".")] == []
     from keras_attention.runs import export_run
 
-    export_run(out, target)  # and a later export succeeds
-    assert (target / "saved_model.pb").exists()
+    assert export_run(out, target) == target / "1"  # and a later export succeeds
+    assert sorted(p.name for p in target.iterdir()) == ["1"]
 
 
 @pytest.mark.parametrize("beam_size", [1, 3])
@@ -203,11 +326,77 @@ def test_every_export_carries_the_library_marker(trained, tmp_path):
     out, _, _ = trained("dates")
     marker = json.loads((export_run(out, tmp_path / "exported") / "assets" / "keras_attention_export.json").read_text())
     assert marker["library"] == "keras-attention" and marker["version"] == keras_attention.__version__
-    assert json.loads((out / "export" / "assets" / "keras_attention_export.json").read_text())["task"] == "translation"
+    assert json.loads((out / "export" / "1" / "assets" / "keras_attention_export.json").read_text())["task"] == "translation"
+
+
+def test_every_export_carries_a_model_card(trained, tmp_path):
+    """`assets/model_card.md`, checked against the run it came from: recipe,
+    data, the finished run's metrics, signatures, limits and versions; the
+    marker carries the same facts."""
+    import keras
+    import tensorflow as tf
+
+    import keras_attention
+    from keras_attention.runs import export_run
+
+    out, task, model = trained("dates")
+    metrics = json.loads((out / "metrics.json").read_text())
+    export = export_run(out, tmp_path / "exported")
+    card = (export / "assets" / "model_card.md").read_text()
+    recipe = task.recipe
+    assert card.startswith(f"# Model card: translation ({recipe.model.preset})\n")
+    assert f"A `Seq2SeqTransformer` ({model.count_params():,} parameters)" in card
+    assert f"- model overrides: `{json.dumps(recipe.model.overrides)}`" in card
+    assert f"max_length={recipe.data.max_length}" in card and f"beam_size={recipe.evaluation.beam_size}" in card
+    # The data: source and the split sizes `train` recorded.
+    sizes = metrics["data"]
+    assert sizes["test_examples"] == len(task.test_examples) > 0
+    assert "- source: `embedded:dates`" in card
+    assert (f"- split sizes: {sizes['train_examples']:,} train, {sizes['validation_examples']:,} validation, "
+            f"{sizes['test_examples']:,} test") in card
+    # The finished run's metrics, nested splits included; no samples.
+    assert f"| exact_match | {metrics['exact_match']:.4g} |" in card
+    assert f"| bleu | {metrics['bleu']:.4g} |" in card
+    assert f"| splits.random.exact_match | {metrics['splits']['random']['exact_match']:.4g} |" in card
+    assert "samples" not in card
+    # Signatures with their inputs and outputs, as the SavedModel declares them.
+    signatures = tf.saved_model.load(str(export)).signatures
+    for name in ("serving_default", "token_ids_to_logits"):
+        assert f"### `{name}`" in card
+        for input_name, spec in signatures[name].structured_input_signature[1].items():
+            assert f"| input | `{input_name}` | {spec.dtype.name} |" in card
+        for output_name, spec in signatures[name].structured_outputs.items():
+            assert f"| output | `{output_name}` | {spec.dtype.name} |" in card
+    # Limits: length, truncation, vocabulary, the output constraint.
+    length = recipe.data.max_length
+    assert f"Input texts are cut to their first {length} token ids (`truncated` says which were)." in card
+    assert f"Vocabulary (tokenizer): {task.tokenizer.vocabulary_size:,} WordPieceTokenizer tokens" in card
+    constraint = recipe.evaluation.output_constraint
+    assert (f"Output constraint `{constraint}`" if constraint else "No output constraint") in card
+    # Versions and date.
+    for line in (f"- keras-attention {keras_attention.__version__}", f"- tensorflow {tf.__version__}",
+                 f"- keras {keras.__version__}"):
+        assert line in card
+    facts = json.loads((export / "assets" / "keras_attention_export.json").read_text())["model_card"]
+    assert f"- exported {facts['created']}" in card and facts["created"][:4].isdigit()
+    assert facts["metrics"]["exact_match"] == metrics["exact_match"] and facts["data"]["source"] == "embedded:dates"
+    assert facts["signatures"]["serving_default"]["inputs"] == {"text": {"dtype": "string", "shape": ["batch"]}}
+
+
+def test_a_model_card_without_a_finished_run_says_so(trained, tmp_path):
+    """`export_task` on a model outside a run: no metrics, split sizes unknown."""
+    from keras_attention.export import export_task
+
+    _, task, model = trained("bert-topics")
+    card = (export_task(task, model, tmp_path / "exported") / "assets" / "model_card.md").read_text()
+    assert "None: this export does not come from a finished run with a `metrics.json`." in card
+    assert "- split sizes: not recorded" in card
+    assert f"`label` is one of the {len(task.label_names)} labels seen in training" in card
 
 
 def test_overwrite_never_replaces_a_run_directory_a_file_or_a_foreign_directory(trained, tmp_path, capsys):
-    """`--overwrite` replaces only an export this library wrote (it carries the marker)."""
+    """`--overwrite` never makes an export replace a run directory, a file or a
+    directory of other things; the run's own export gets its next version."""
     import shutil
 
     from keras_attention.cli import main
@@ -220,18 +409,20 @@ def test_overwrite_never_replaces_a_run_directory_a_file_or_a_foreign_directory(
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
-    cases = {run: "is a run directory", run / "recipe.toml": "is a file", foreign: "not an export keras-attention wrote"}
+    cases = {run: "is a run directory", run / "recipe.toml": "is a file",
+             foreign: "holds notes.txt, which is not numeric SavedModel versions"}
     for target, reason in cases.items():
         assert main(["export", str(run), "--out", str(target), "--overwrite"]) == 2
         error = capsys.readouterr().err
-        assert f"keras-attention export: error: Refusing to overwrite {target}" in error and reason in error, error
+        assert f"keras-attention export: error: Refusing to export into {target}" in error and reason in error, error
     assert sorted(p.name for p in run.iterdir()) == before
     assert (run / "recipe.toml").read_text() == recipe and (run / "model.keras").is_file()
     assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "victim"]  # nothing partial left
-    # The run's own export carries the marker: it is replaced.
+    # The run's own export base gets its next version; version 1 stays.
     assert main(["export", str(run), "--overwrite"]) == 0
-    assert (run / "export" / "saved_model.pb").is_file()
+    assert sorted(p.name for p in (run / "export").iterdir()) == ["1", "2"]
+    assert (run / "export" / "2" / "saved_model.pb").is_file()
 
 
 def test_stale_partial_exports_are_cleaned_up_by_the_next_export(trained, tmp_path):
@@ -243,7 +434,12 @@ def test_stale_partial_exports_are_cleaned_up_by_the_next_export(trained, tmp_pa
     # Another live process's partial, and names this library does not write, stay.
     kept = [tmp_path / ".exported.partial-1-0123abcd", tmp_path / ".other.partial-0123abcd",
             tmp_path / ".exported.partial-notes"]
-    for directory in stale + kept:
+    # Inside the base: a dead export's scratch version goes, a live one's stays.
+    base = tmp_path / "exported"
+    stale.append(base / f".version.partial-{_dead_pid()}-0123abcd")
+    kept_inside = base / ".version.partial-1-0123abcd"
+    for directory in stale + kept + [kept_inside]:
         (directory / "variables").mkdir(parents=True)
-    export_run(out, tmp_path / "exported")
+    export_run(out, base)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["exported"] + [p.name for p in kept])
+    assert sorted(p.name for p in base.iterdir()) == sorted(["1", kept_inside.name])

@@ -433,7 +433,7 @@ def versioned(trained, tmp_path_factory):
     run_dir, task, model = trained("gpt-mini")
     root = tmp_path_factory.mktemp("versions")
     for version in ("1", "3"):
-        shutil.copytree(run_dir / "export", root / "gpt" / version)
+        shutil.copytree(run_dir / "export" / "1", root / "gpt" / version)
     (root / "gpt" / "notes").mkdir()
     base, port, process = _start(root / "gpt", "gpt", root / "stderr.log", "--limit-concurrency", "4")
     yield base, model.max_sequence_length, task.tokenizer.vocabulary_size
@@ -448,7 +448,7 @@ def test_a_base_directory_serves_its_newest_version(versioned):
     assert status == 200 and body["model_spec"]["version"] == "3"
     status, body = _request(versioned + "/versions/1")
     assert status == 404
-    request = {"instances": [{"prompt": "the", "max_new_tokens": 2, "temperature": 0.0}]}
+    request = {"instances": [{"prompt": "the", "max_new_tokens": 2, "temperature": 0.0, "top_k": 0, "top_p": 1.0}]}
     status, body = _post(versioned + "/versions/3:predict", request)
     assert status == 200 and isinstance(body["predictions"][0]["text"], str)
 
@@ -490,13 +490,33 @@ def test_the_language_models_bounds(versioned):
     assert status == 400 and f"at most {length}" in body["error"]
     status, body = logits([[1, vocabulary_size]])
     assert status == 400 and f"[0, {vocabulary_size})" in body["error"]
-    request = {"instances": [{"prompt": "a", "max_new_tokens": 2, "temperature": 0.0},
-                             {"prompt": "b", "max_new_tokens": 3, "temperature": 0.0}]}
+    request = {"instances": [{"prompt": "a", "max_new_tokens": 2, "temperature": 0.0, "top_k": 0, "top_p": 0.0}]}
     status, body = _post(url, request)
-    assert status == 400 and "equal in every instance" in body["error"]
-    request = {"instances": [{"prompt": "a", "max_new_tokens": 2, "temperature": 10**400}]}
+    assert status == 400 and "top_p" in body["error"]
+    request = {"instances": [{"prompt": "a", "max_new_tokens": 2, "temperature": 10**400, "top_k": 0, "top_p": 1.0}]}
     status, body = _post(url, request)
     assert status == 400 and "does not fit float32" in body["error"]
+
+
+def test_the_language_models_row_format_matches_generate(versioned, trained):
+    """TF Serving's row format: every input per instance, each row decoded
+    with its own settings as `generate` decodes that prompt (greedy, and
+    top_k=1 at any temperature); the columnar format answers the same."""
+    from tests.export.test_saved_model import _generated
+
+    versioned, _, _ = versioned
+    _, task, model = trained("gpt-mini")
+    rows = [{"prompt": "Return the", "max_new_tokens": 5, "temperature": 0.0, "top_k": 0, "top_p": 1.0},
+            {"prompt": "A new list of", "max_new_tokens": 2, "temperature": 3.0, "top_k": 1, "top_p": 1.0},
+            {"prompt": "Create", "max_new_tokens": 4, "temperature": 50, "top_k": 0, "top_p": 1e-6}]
+    expected = [_generated(task, model, row["prompt"], row["max_new_tokens"]) for row in rows]
+    status, body = _post(versioned + ":predict", {"instances": rows})
+    assert status == 200, body
+    assert [prediction["text"] for prediction in body["predictions"]] == expected
+    assert [prediction["truncated"] for prediction in body["predictions"]] == [False] * 3
+    columns = {name: [row[name] for row in rows] for name in rows[0]}
+    status, body = _post(versioned + ":predict", {"inputs": columns})
+    assert status == 200 and body["outputs"]["text"] == expected
 
 
 # --- dynamic batching -------------------------------------------------------

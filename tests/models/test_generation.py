@@ -5,7 +5,7 @@ import pytest
 
 import keras
 
-from keras_attention.models.generation import Sampler, TemperatureSampler, length_penalty
+from keras_attention.models.generation import RowSampler, Sampler, TemperatureSampler, length_penalty
 from keras_attention.models.generative_model import CompiledFunctions
 
 LOGITS = np.log(np.array([[0.05, 0.1, 0.6, 0.25], [0.4, 0.1, 0.2, 0.3]], "float32"))
@@ -26,6 +26,35 @@ def test_top_k_and_top_p_restrict_the_draw():
 
 def test_temperature_sampler_is_greedy_at_zero():
     assert np.asarray(TemperatureSampler(0.0)(LOGITS)).tolist() == [2, 3]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"temperature": 0.7}, {"temperature": 1.3, "top_k": 2}, {"temperature": 2.0, "top_p": 0.5},
+     {"temperature": 1.0, "top_k": 3, "top_p": 0.9}],
+)
+def test_row_sampler_draws_what_the_sampler_draws(settings):
+    """A served model's per-row settings go through `Sampler`'s sampling code:
+    the same logits and seed state give the same tokens."""
+    logits = np.random.default_rng(0).normal(size=(16, 11)).astype("float32") * 3
+    rows = {name: np.full((16,), value, "int32" if name == "top_k" else "float32")
+            for name, value in settings.items()}
+    expected = Sampler(**settings)(logits, keras.random.SeedGenerator(3))
+    served = RowSampler(rows.pop("temperature"), rows.get("top_k"), rows.get("top_p"))
+    np.testing.assert_array_equal(served(logits, keras.random.SeedGenerator(3)), expected)
+
+
+def test_row_sampler_applies_each_rows_settings():
+    """Greedy where temperature is 0, top-k and top-p per row, 0 / 1 turning them off."""
+    logits = np.log(np.array([[0.05, 0.1, 0.6, 0.25]] * 4, "float32"))
+    sampler = RowSampler(np.array([0.0, 1.0, 1.0, 1.0], "float32"), top_k=np.array([0, 1, 0, 2], "int32"),
+                         top_p=np.array([1.0, 1.0, 0.5, 1.0], "float32"))
+    generator = keras.random.SeedGenerator(0)
+    draws = np.array([np.asarray(sampler(logits, generator)) for _ in range(200)])
+    assert set(draws[:, 0]) == {2} and set(draws[:, 1]) == {2} and set(draws[:, 2]) == {2}
+    assert set(draws[:, 3]) == {2, 3}  # the two most likely, padding excluded
+    unrestricted = RowSampler(np.ones((4,), "float32"), np.zeros((4,), "int32"), np.ones((4,), "float32"))
+    assert {int(t) for _ in range(100) for t in np.asarray(unrestricted(logits, generator))} == {1, 2, 3}
 
 
 def test_length_penalty_is_gnmts():

@@ -42,6 +42,6 @@ def test_the_default_dates_recipe_generalises_and_answers_real_dates(tmp_path):
     assert splits["held_out_templates"]["exact_match"] >= 0.995, splits
     assert splits["case_perturbed"]["exact_match"] >= 0.995, splits
     assert all(split["validity"] == 1.0 for split in splits.values()), splits
-    served = _isolated(out / "export", {"text": list(HUMAN_DATES)})
+    served = _isolated(out / "export" / "1", {"text": list(HUMAN_DATES)})
     assert dict(zip(HUMAN_DATES, served["translation"])) == HUMAN_DATES
     assert served["valid"] == [bool(iso) for iso in HUMAN_DATES.values()]

@@ -183,7 +183,10 @@ def test_a_failed_retrain_leaves_the_finished_run_intact(tmp_path, capsys):
     after = _snapshot(out)
     assert len(after["history.csv"].decode().splitlines()) == 3  # header + 2 epochs
     assert b"epochs = 2" in after["recipe.toml"] and after["model.keras"] != before["model.keras"]
-    assert (out / "export" / "assets" / "keras_attention_export.json").is_file()
+    # Its export is the next version; the earlier run's stays, as TF Serving expects.
+    assert sorted(p.name for p in (out / "export").iterdir()) == ["1", "2"]
+    assert set(before["export"]) < set(after["export"])
+    assert (out / "export" / "2" / "assets" / "keras_attention_export.json").is_file()
 
 
 @pytest.mark.slow
@@ -205,7 +208,7 @@ def test_a_run_killed_after_fit_resumes_at_evaluation(tmp_path, capsys, monkeypa
         if stage == "evaluation":
             patch.setattr(TranslationTask, "evaluate", killed)
         else:
-            patch.setattr(saved_model, "_write_atomically", killed)
+            patch.setattr(saved_model, "_write_version", killed)
         with pytest.raises(KeyboardInterrupt):
             main(command)
     assert not (out / "metrics.json").exists()
@@ -217,8 +220,9 @@ def test_a_run_killed_after_fit_resumes_at_evaluation(tmp_path, capsys, monkeypa
     assert main(command) == 0
     assert "training had finished" in capsys.readouterr().out
     assert len((out / "history.csv").read_text().splitlines()) == 2  # header + 1 epoch
-    assert (out / "metrics.json").exists() and (out / "export" / "saved_model.pb").exists()
+    assert (out / "metrics.json").exists() and (out / "export" / "1" / "saved_model.pb").exists()
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
+    assert sorted(p.name for p in (out / "export").iterdir()) == ["1"]
 
 
 HOLD_LOCK = """
@@ -273,7 +277,7 @@ def test_train_refuses_a_directory_it_did_not_write(tmp_path, capsys):
     foreign.mkdir(parents=True)
     (foreign / "notes.txt").write_text("keep me")
     assert main([*command, str(foreign.parent)]) == 2
-    assert f"Refusing to overwrite {foreign}" in capsys.readouterr().err
+    assert f"Refusing to export into {foreign}: it holds notes.txt" in capsys.readouterr().err
     assert sorted(str(p.relative_to(tmp_path)) for p in foreign.parent.rglob("*")) == ["run/export", "run/export/notes.txt"]
 
 
@@ -297,6 +301,50 @@ def test_an_interrupted_install_is_finished_by_the_next_run(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "model.keras", "notes.txt", "recipe.toml", "tokenizer"]
     assert {name: (out / name).read_text() for name in ("model.keras", "recipe.toml", "metrics.json")} == dict.fromkeys(
         ("model.keras", "recipe.toml", "metrics.json"), "new")
+
+
+def _fake_export(directory, name):
+    (directory / "assets").mkdir(parents=True)
+    (directory / "saved_model.pb").write_text(name)
+    (directory / "assets" / "keras_attention_export.json").write_text("{}")
+
+
+def test_install_adds_the_new_export_as_the_next_version(tmp_path):
+    """A re-train's export joins the run's base of versions as N+1 (older
+    versions stay); killed after the move, the rerun does not add it twice."""
+    from keras_attention.training import run
+
+    out = tmp_path / "run"
+    work = out / ".train-in-progress"
+    for version in ("1", "2"):
+        _fake_export(out / "export" / version, f"old {version}")
+    _fake_export(work / "export" / "1", "new")
+    (work / "model.keras").write_text("new")
+    (work / "installing.json").write_text(json.dumps(["model.keras", "export"]))
+    os.rename(work / "export" / "1", out / "export" / "3")  # moved before a kill
+    run._install(work, out)
+    assert not work.exists()
+    assert {p.name: (p / "saved_model.pb").read_text() for p in (out / "export").iterdir()} == {
+        "1": "old 1", "2": "old 2", "3": "new"}
+    # The next re-train adds 4.
+    _fake_export(work / "export" / "1", "newer")
+    run._install(work, out)
+    assert sorted(p.name for p in (out / "export").iterdir()) == ["1", "2", "3", "4"]
+    assert (out / "export" / "4" / "saved_model.pb").read_text() == "newer"
+
+
+def test_install_replaces_an_unversioned_export_by_a_base_of_versions(tmp_path):
+    """A run exported by an earlier keras-attention holds its SavedModel in
+    `export/` itself: a re-train replaces it by `export/1/`."""
+    from keras_attention.training import run
+
+    out = tmp_path / "run"
+    work = out / ".train-in-progress"
+    _fake_export(out / "export", "old")
+    _fake_export(work / "export" / "1", "new")
+    run._install(work, out)
+    assert sorted(str(p.relative_to(out)) for p in (out / "export").iterdir()) == ["export/1"]
+    assert (out / "export" / "1" / "saved_model.pb").read_text() == "new"
 
 
 def test_only_a_single_process_run_skips_fit_when_resumed(tmp_path):
