@@ -95,6 +95,10 @@ class ModelConfig:
 
     preset: str = _field("transformer_tiny")
     overrides: dict = _field({})
+    # A finished run directory whose weights initialise the model (matched by
+    # weight path and shape; its tokenizers are reused), relative to the
+    # current directory as `--out` is. None: random initialisation.
+    init_from: str | None = _field(None, unset="", doc="None: random initialisation")
 
 
 @dataclass(frozen=True)
