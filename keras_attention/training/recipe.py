@@ -91,7 +91,8 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """`[model]`: a preset of the task's model, and constructor overrides."""
+    """`[model]`: a preset of the task's model, constructor overrides, and
+    optionally a run whose weights (and tokenizers) it starts from."""
 
     preset: str = _field("transformer_tiny")
     overrides: dict = _field({})
