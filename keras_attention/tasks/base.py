@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from keras_attention import data
 from keras_attention._files import write_text_atomically
+from keras_attention.tasks._init_from import InitialRun, initialize, same_tokenizer
 from keras_attention.training.losses import MaskedSparseCategoricalCrossentropy
 from keras_attention.training.metrics import MaskedAccuracy
 from keras_attention.training.recipe import DataConfig, Recipe
@@ -84,6 +85,10 @@ class Task:
     embedded: dict = {}
     tunable = True
     tokenizer_directories = ("tokenizer",)
+    # Top-level layers of the model that are the task's own head: with
+    # `model.init_from` they load when the run has them with the same shapes
+    # (and `keeps_head`), else start afresh; every other weight must load.
+    head_layers: tuple[str, ...] = ()
 
     def __init__(self, recipe: Recipe):
         self.recipe = recipe
@@ -151,15 +156,20 @@ class Task:
         """Learn (or load) the tokenizers and save them in `run_dir`.
 
         With `reuse` (a resumed run) the tokenizers already in `run_dir` are
-        loaded, so the resumed model sees the same ids.
+        loaded, so the resumed model sees the same ids. With `model.init_from`
+        they are that run's (`data.vocabulary_size` and `data.lower_case` do
+        not apply): its weights learned its ids.
         """
         config = self.data_config
+        initial = self.init_tokenizers()
         for name, texts in self.tokenizer_texts().items():
             directory = run_dir / name
             if reuse and (directory / "tokenizer.json").exists():
                 self.tokenizers[name] = data.load_tokenizer(directory)
                 continue
-            if config.tokenizer is not None:
+            if initial:
+                tokenizer = initial[name]
+            elif config.tokenizer is not None:
                 tokenizer = _load_given_tokenizer(config.tokenizer)
             else:
                 tokenizer = data.WordPieceTokenizer.train(
@@ -170,6 +180,46 @@ class Task:
                 )
             tokenizer.save(directory)
             self.tokenizers[name] = tokenizer
+
+    def init_run(self) -> InitialRun | None:
+        """The run `model.init_from` names (opened once), or None."""
+        path = self.recipe.model.init_from
+        if path is None:
+            return None
+        if getattr(self.__dict__.get("_init_run"), "path", None) != path:
+            self._init_run = InitialRun(path)
+        return self._init_run
+
+    def init_tokenizers(self) -> dict:
+        """`{name: tokenizer}` of the `model.init_from` run ({} without one).
+
+        Raises:
+            ValueError: when the run lacks a tokenizer this task needs, or
+                `data.tokenizer` names another tokenizer.
+        """
+        run = self.init_run()
+        if run is None:
+            return {}
+        tokenizers = {name: run.tokenizer(name) for name in self.tokenizer_texts()}
+        given = self.data_config.tokenizer
+        if given is not None and not all(
+            same_tokenizer(_load_given_tokenizer(given), tokenizer) for tokenizer in tokenizers.values()
+        ):
+            raise ValueError(
+                f"`data.tokenizer` {given!r} is not the tokenizer of `model.init_from` "
+                f"{run.describe()}, whose weights learned that run's ids. Leave "
+                "`data.tokenizer` out: the run's tokenizer is used."
+            )
+        return tokenizers
+
+    def check_init_from(self):
+        """Refuse a `model.init_from` that cannot initialise this task's model
+        (not a run, another architecture, width or vocabulary, another
+        tokenizer) before anything is written. Call after `load_data`."""
+        if self.init_run() is None:
+            return
+        self.tokenizers = self.init_tokenizers()
+        self.build_model()
 
     def load_tokenizers(self, run_dir: Path):
         for name in self.tokenizer_directories:
@@ -240,18 +290,35 @@ class Task:
         """The model's data-derived arguments (vocabulary sizes, lengths)."""
         raise NotImplementedError
 
-    def build_model(self, overrides: dict | None = None) -> keras.Model:
+    def build_model(self, overrides: dict | None = None, log=None) -> keras.Model:
         """The recipe's preset with the data-derived arguments, then the
-        recipe's `model.overrides`, then `overrides` (a tuner's values)."""
+        recipe's `model.overrides`, then `overrides` (a tuner's values); its
+        weights from the `model.init_from` run when there is one (`log`
+        hears how many)."""
         model = self.recipe.model
         arguments = {**self.model_arguments(), **model.overrides, **(overrides or {})}
         try:
-            return self.model_class().from_preset(model.preset, **arguments)
+            built = self.model_class().from_preset(model.preset, **arguments)
         except ValueError as error:
             raise ValueError(
                 f"The recipe's model (preset {model.preset!r}, `model.overrides` "
                 f"{model.overrides!r}) is invalid: {error}"
             ) from None
+        run = self.init_run()
+        if run is not None:
+            loaded, fresh = initialize(built, run, self.head_layers, self.keeps_head(run))
+            if log is not None:
+                log(
+                    f"Initialised {loaded} of {len(built.weights)} weight tensors from "
+                    f"`model.init_from` {run.describe()}"
+                    + (f"; initialised afresh: {', '.join(fresh)}" if fresh else "")
+                )
+        return built
+
+    def keeps_head(self, run: InitialRun) -> bool:
+        """Whether the `model.init_from` run's `head_layers` weights mean the
+        same here (a classifier's: the same labels)."""
+        return True
 
     def model_class(self) -> type:
         """The class `build_model` builds (the preset class unless a head wraps it)."""

@@ -25,6 +25,7 @@ class ClassificationTask(BertEncoderTask):
     embedded = {
         "embedded:docstring_topics": lambda task: list(zip(*data.docstring_topics()))
     }
+    head_layers = ("logits",)
 
     def model_class(self):
         return BertClassifier
@@ -44,6 +45,11 @@ class ClassificationTask(BertEncoderTask):
     def prepare_tokenizers(self, run_dir, show_progress=True, reuse=False):
         super().prepare_tokenizers(run_dir, show_progress, reuse)
         (run_dir / "label_names.json").write_text(json.dumps(self.label_names))
+
+    def keeps_head(self, run):
+        # Logits of another label set would start training from wrong answers.
+        names = run.directory / "label_names.json"
+        return names.is_file() and json.loads(names.read_text()) == self.label_names
 
     def load_tokenizers(self, run_dir):
         super().load_tokenizers(run_dir)

@@ -22,6 +22,7 @@ class MaskedLMTask(TextTask, BertEncoderTask):
 
     kind = "masked_lm"
     tunable = False
+    head_layers = ("mlm_transform", "mlm_transform_norm", "mlm_output_bias")
 
     def model_class(self):
         return BertMaskedLM

@@ -91,10 +91,15 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """`[model]`: a preset of the task's model, and constructor overrides."""
+    """`[model]`: a preset of the task's model, constructor overrides, and
+    optionally a run whose weights (and tokenizers) it starts from."""
 
     preset: str = _field("transformer_tiny")
     overrides: dict = _field({})
+    # A finished run directory whose weights initialise the model (matched by
+    # weight path and shape; its tokenizers are reused), relative to the
+    # current directory as `--out` is. None: random initialisation.
+    init_from: str | None = _field(None, unset="", doc="None: random initialisation")
 
 
 @dataclass(frozen=True)

@@ -203,7 +203,7 @@ def _fit(task, recipe: dict, strategy, work: Path, chief: bool, log) -> tuple[ke
     training = recipe.training
     train_data, validation_data = task.datasets()
     with strategy.scope():
-        model = task.build_model()
+        model = task.build_model(log=log)
         model.compile(
             optimizer=_optimizer(recipe, task.model_width(model)),
             loss=task.loss(),
@@ -289,6 +289,7 @@ def train(
     task.load_data(data_path)
     if task.report is not None and task.report.malformed:
         log(task.report.summary())
+    task.check_init_from()  # a run that cannot initialise this model stops us here
     if chief:  # a RUN/export that is not a base of export versions stops the run now
         check_export_base(run_dir / "export", overwrite=True)
     with DirectoryLock(run_dir, "keras-attention train"):

@@ -151,3 +151,17 @@ def test_replace_checks_what_it_changes():
         recipe.replace(training={"batch_sise": 3})
     assert recipe.replace(training={"steps_per_epoch": 5}).replace(
         training={"steps_per_epoch": None}) == recipe
+
+
+def test_init_from_is_an_optional_model_path_that_round_trips(tmp_path):
+    assert Recipe().model.init_from is None  # random initialisation
+    recipe = validate_recipe({"model": {"preset": "bert_mini", "init_from": "runs/bert-mini"}})
+    assert recipe.model.init_from == "runs/bert-mini"
+    path = tmp_path / "dumped.toml"
+    path.write_text(dump_recipe(recipe))
+    assert 'init_from = "runs/bert-mini"' in path.read_text()
+    assert load_recipe(path) == recipe
+    assert load_recipe(path, ['model.init_from=""']).model.init_from is None  # unset from --set
+    assert recipe.replace(model={"init_from": None}).model.init_from is None
+    with pytest.raises(RecipeError, match="`model.init_from` must be of type str. Received: 3"):
+        validate_recipe({"model": {"init_from": 3}})
