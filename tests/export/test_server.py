@@ -618,3 +618,43 @@ def test_model_errors_reach_clients_without_graph_node_names():
     with pytest.raises(tf.errors.InvalidArgumentError) as error:  # eagerly
         tf.gather(tf.zeros([5, 2]), tf.constant([9]))
     assert _client_message(error.value) == "indices[0] = 9 is not in [0, 5)"
+
+
+# --- deploy/ ------------------------------------------------------------------
+
+
+def test_the_deploy_files_are_consistent():
+    """deploy/ cannot run here (no docker): its files parse, name what exists, pass valid flags."""
+    import shlex
+    from pathlib import Path
+
+    import yaml
+
+    from keras_attention.cli import build_parser
+
+    root = Path(__file__).parents[2]
+    compose = yaml.safe_load((root / "deploy" / "compose.yaml").read_text())
+    services = compose["services"]
+    assert set(services) == {"tf-serving", "keras-attention"}
+    # TF Serving serves numeric versions under /models/MODEL_NAME.
+    for service in services.values():
+        assert any(volume.endswith(":/models/${MODEL_NAME:-model}/1:ro") for volume in service["volumes"])
+    assert services["tf-serving"]["image"].startswith("tensorflow/serving:")
+    build = services["keras-attention"]["build"]
+    context = root / "deploy" / build["context"]
+    dockerfile = context / build["dockerfile"]
+    assert dockerfile.resolve() == root / "deploy" / "Dockerfile"
+
+    lines = [line.strip() for line in dockerfile.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    for line in lines:
+        if line.startswith("COPY "):
+            for source in shlex.split(line)[1:-1]:
+                assert (context / source).exists(), f"Dockerfile copies {source}, which is not in the repository"
+    entrypoint = json.loads(next(line for line in lines if line.startswith("ENTRYPOINT "))[len("ENTRYPOINT "):])
+    command = json.loads(next(line for line in lines if line.startswith("CMD "))[len("CMD "):])
+    assert entrypoint[0] == "keras-attention"
+    # The image's default command and the compose service's both parse as `keras-attention serve`.
+    for arguments in (command, services["keras-attention"]["command"]):
+        args = build_parser().parse_args(entrypoint[1:] + arguments)
+        assert (args.handler.__name__, args.host, args.port) == ("_serve", "0.0.0.0", 8501)
+        assert args.path.startswith("/models/")
