@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import ctypes
 import json
 import logging
 import re
@@ -445,6 +446,48 @@ class ModelServer:
         }
 
 
+# --- memory ------------------------------------------------------------------
+
+# A request or response body at least this large marks a request as large.
+_LARGE_BODY_BYTES = 256 << 10
+
+
+def _find_malloc_trim():
+    try:
+        return ctypes.CDLL(None).malloc_trim  # glibc
+    except (OSError, AttributeError):  # another C library: nothing to call
+        return None
+
+
+_MALLOC_TRIM = _find_malloc_trim()
+
+
+class _MemoryReleaser:
+    """Hands the C heap's free pages back to the system after large requests (glibc only).
+
+    A large request (e.g. `token_ids_to_logits` on 32 rows of 512 ids: a 30 MB
+    JSON answer, and the model's intermediate tensors when TensorFlow's oneDNN
+    allocator is off) frees its memory into glibc's arenas, which keep it: the
+    process stayed ~100 MB above its baseline for good. `malloc_trim(0)` gives
+    those pages back (10-40 ms for a ~1 GB process); it runs in a thread, at
+    most one at a time, after the response is sent. What TensorFlow's own
+    oneDNN CPU allocator ("mklcpu") pools is not in glibc's free lists, and
+    stays; see docs/guides/tf-serving.md.
+    """
+
+    def __init__(self):
+        self.running = False
+
+    async def after_large_request(self):
+        if _MALLOC_TRIM is None or self.running:
+            return
+        self.running = True
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, _MALLOC_TRIM, 0)
+        finally:
+            self.running = False
+
+
 # --- HTTP --------------------------------------------------------------------
 
 
@@ -471,6 +514,7 @@ class _App:
         self.max_request_bytes = max_request_bytes
         self.body_timeout_s = body_timeout_s
         self.on_startup = on_startup
+        self.memory = _MemoryReleaser()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
@@ -490,6 +534,9 @@ class _App:
             _LOG.exception("Internal error answering %s %s", request.method, request.url.path)
             response = _json_response(500, {"error": "Internal server error; see the server's log."})
         await response(scope, receive, send)
+        if len(response.body) >= _LARGE_BODY_BYTES or request.scope.get("large_body"):
+            del response
+            await self.memory.after_large_request()
 
     async def _lifespan(self, receive, send):
         while True:
@@ -550,6 +597,8 @@ class _App:
                 if size > self.max_request_bytes:
                     raise RequestError(self._too_large(), status=413)
                 chunks.append(chunk)
+            if size >= _LARGE_BODY_BYTES:
+                request.scope["large_body"] = True
             return b"".join(chunks)
 
         try:
