@@ -600,7 +600,9 @@ def test_load_32_clients_with_malformed_requests_mixed_in(batching_server):
     assert not server_errors and not wrong, (server_errors[:3], wrong[:3])
     assert (len(answered), len(rejected)) == (2560, 640)
     time.sleep(2)
-    assert _rss_mb(pid) < baseline + 150, (baseline, _rss_mb(pid))
+    # Measured: +42 MB (glibc arenas of the threads that served the burst) before the
+    # server trimmed the C heap when idle, +10 MB after; the bound is that plus noise.
+    assert _rss_mb(pid) < baseline + 30, (baseline, _rss_mb(pid))
     assert "Traceback" not in log.read_text(errors="replace")
 
 
@@ -663,9 +665,9 @@ def test_large_token_id_requests_do_not_grow_the_process_for_good(server):
     assert first < baseline + 400, (baseline, first, second)
 
 
-@pytest.mark.parametrize("size, trims", [(100, 0), (300 << 10, 1)])
-def test_a_large_response_hands_the_c_heaps_free_pages_back(monkeypatch, size, trims):
-    """After a response of 256 KiB or more the server calls glibc's `malloc_trim(0)` (in a thread)."""
+@pytest.mark.parametrize("size, wait_s, trims", [(100, 0.2, 0), (300 << 10, 0.2, 1), (100, 1.5, 1)])
+def test_the_c_heaps_free_pages_go_back_after_a_large_response_or_when_idle(monkeypatch, size, wait_s, trims):
+    """glibc's `malloc_trim(0)` runs after a response of 256 KiB or more, or 0.5 s after the last request."""
     import asyncio
 
     from keras_attention.export import server as server_module
@@ -692,6 +694,7 @@ def test_a_large_response_hands_the_c_heaps_free_pages_back(monkeypatch, size, t
         scope = {"type": "http", "method": "GET", "path": "/v1/models/m", "headers": [],
                  "query_string": b"", "root_path": "", "scheme": "http", "server": ("t", 80)}
         await app(scope, receive, send)
+        await asyncio.sleep(wait_s)
         return sent
 
     sent = asyncio.run(main())
