@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
-__all__ = ["get_strategy", "patch_keras_for_multi_worker"]
+__all__ = ["TESTED_KERAS", "get_strategy", "patch_keras_for_multi_worker"]
+
+# `patch_keras_for_multi_worker` replaces private Keras internals
+# (`keras.src.backend.tensorflow.trainer.reduce_per_replica` and the
+# iterator format `Trainer._maybe_symbolic_build` reads), which may change in
+# any minor release. It refuses to run on Keras minors it was not tested on:
+# [first, last) as (major, minor). setup.cfg bounds `keras` below the same
+# upper limit; raise both together after the multi-worker test passes.
+TESTED_KERAS = ((3, 15), (3, 16))
 
 
 def get_strategy(name: str = "default"):
@@ -56,7 +65,12 @@ def patch_keras_for_multi_worker(model, strategy) -> None:
        are averaged with `axis=None` instead; everything else is unchanged.
 
     Remove once Keras handles both (the multi-worker test will tell).
+
+    Raises:
+        RuntimeError: when the installed Keras is outside `TESTED_KERAS`, whose
+            private internals the patch was not checked against.
     """
+    _check_keras_version()
     import tensorflow as tf
     from keras import tree
     from keras.src.backend.tensorflow import trainer as tensorflow_trainer
@@ -94,3 +108,17 @@ def patch_keras_for_multi_worker(model, strategy) -> None:
 
     reduce_per_replica.__wrapped__ = original
     tensorflow_trainer.reduce_per_replica = reduce_per_replica
+
+
+def _check_keras_version() -> None:
+    import keras
+
+    version = keras.__version__
+    numbers = re.match(r"(\d+)\.(\d+)", version)
+    (first, last) = TESTED_KERAS
+    if numbers is None or not first <= (int(numbers[1]), int(numbers[2])) < last:
+        raise RuntimeError(
+            f"`strategy='multi_worker'` patches private Keras internals tested with Keras "
+            f">={first[0]}.{first[1]},<{last[0]}.{last[1]} only. Received: keras=={version}. "
+            "Install a tested Keras, or use `strategy='mirrored'` / `'default'`."
+        )
