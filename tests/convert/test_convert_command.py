@@ -45,7 +45,7 @@ def test_a_classifier_run_classifies_and_exports(tmp_path, classifier_checkpoint
     texts = ["the cat sat on the mat.", "hello, world!"]
     labels = run.predict(texts)
     assert main(["export", str(run_dir)]) == 0
-    served = tf.saved_model.load(str(run_dir / "export")).signatures["serving_default"](
+    served = tf.saved_model.load(str(run_dir / "export" / "1")).signatures["serving_default"](
         text=tf.constant(texts)
     )
     assert [label.decode() for label in served["label"].numpy()] == labels
