@@ -740,7 +740,8 @@ def test_the_deploy_files_are_consistent():
     assert set(services) == {"tf-serving", "keras-attention"}
     # TF Serving serves numeric versions under /models/MODEL_NAME.
     for service in services.values():
-        assert any(volume.endswith(":/models/${MODEL_NAME:-model}/1:ro") for volume in service["volumes"])
+        # The export base (RUN/export, versions 1/, 2/, ...) is mounted as the model's base.
+        assert any(volume.endswith(":/models/${MODEL_NAME:-model}:ro") for volume in service["volumes"])
     assert services["tf-serving"]["image"].startswith("tensorflow/serving:")
     build = services["keras-attention"]["build"]
     context = root / "deploy" / build["context"]
