@@ -17,24 +17,80 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from keras_attention.runs import evaluate
+    from keras_attention.runs import Run
 
-    evaluate(args.run, data_path=args.data)
+    if args.data and args.test:
+        raise ValueError("Give --data (re-split a data file) or --test (score a whole file), not both.")
+    run = Run.load(args.run)
+    if args.test:
+        run.evaluate_file(args.test)
+    else:
+        run.evaluate(args.data)
     return 0
+
+
+# Decoding flags of translate / generate / classify: (flag, recipe key, type).
+_DECODING_FLAGS = (
+    ("--beam-size", "beam_size", int),
+    ("--length-penalty", "length_penalty", float),
+    ("--max-new-tokens", "max_new_tokens", int),
+    ("--temperature", "temperature", float),
+    ("--top-k", "top_k", int),
+    ("--top-p", "top_p", float),
+)
+_PREDICT_BATCH = 256
+
+
+def _read_inputs(path: str) -> list[str]:
+    """One input per line of a UTF-8 text file (a trailing newline ends the last)."""
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"--input {path}: no such file.")
+    texts = file.read_text(encoding="utf-8").splitlines()
+    if not texts:
+        raise ValueError(f"--input {path} is empty: one input per line is expected.")
+    return texts
 
 
 def _predict(args) -> int:
     """translate / generate / classify: the run's task maps texts to texts."""
     from keras_attention.runs import Run
 
+    import keras
+
+    from keras_attention._files import write_text_atomically
+
+    if bool(args.text) == bool(args.input):
+        raise ValueError(f"`{args.command}` takes texts or --input FILE (one of them).")
+    if args.output and not args.input:
+        raise ValueError("--output goes with --input.")
+    if args.output and Path(args.output).exists():
+        raise FileExistsError(f"--output {args.output} exists; choose a new file.")
     run = Run.load(args.run)
     if run.task.command != args.command:
         raise ValueError(
             f"`{args.command}` needs a {args.task_kind} run; {args.run} is a {run.kind} run"
             + (f" (use `keras-attention {run.task.command}`)." if run.task.command else ".")
         )
-    for text, output in zip(args.text, run.predict(args.text)):
-        print(f"{text}\t{output}")
+    decoding = {key: getattr(args, key) for _, key, _ in _DECODING_FLAGS if getattr(args, key) is not None}
+    run = run.with_decoding(**decoding)
+    if args.text:
+        for text, output in zip(args.text, run.predict(args.text)):
+            print(f"{text}\t{output}")
+        return 0
+    texts = _read_inputs(args.input)
+    progress = keras.utils.Progbar(len(texts), unit_name="text", verbose=1 if sys.stderr.isatty() else 0)
+    outputs = []
+    for start in range(0, len(texts), _PREDICT_BATCH):
+        outputs += run.predict(texts[start : start + _PREDICT_BATCH])
+        progress.update(len(outputs))
+    # One answer per input line, in order; an answer never spans lines.
+    lines = "".join(" ".join(output.splitlines()) + "\n" for output in outputs)
+    if args.output:
+        write_text_atomically(Path(args.output), lines)
+        print(f"{len(outputs)} answers written to {args.output}")
+    else:
+        sys.stdout.write(lines)
     return 0
 
 
@@ -136,7 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="re-evaluate a finished run")
     evaluate.add_argument("run", help="a run directory")
-    evaluate.add_argument("--data", help="the data file the run was trained on, if not embedded")
+    evaluate.add_argument("--data", help="re-read and re-split this data file (default: the run's saved test split)")
+    evaluate.add_argument(
+        "--test", help="score every example of this file (your test set), with the run's vocabularies "
+        "and labels; writes RUN/evaluation-<name>.json"
+    )
     evaluate.set_defaults(handler=_evaluate)
 
     from keras_attention.tasks import TASKS
@@ -145,7 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
         if task.command:
             command = commands.add_parser(task.command, help=task.command_help)
             command.add_argument("run", help="a run directory")
-            command.add_argument("text", nargs="+")
+            command.add_argument("text", nargs="*", help="texts (or --input FILE)")
+            command.add_argument("--input", help="a text file, one input per line")
+            command.add_argument("--output", help="write one answer per line here (a new file)")
+            for flag, key, kind in _DECODING_FLAGS:
+                command.add_argument(flag, dest=key, type=kind, help=f"decoding: evaluation.{key}")
             command.set_defaults(handler=_predict, task_kind=task.kind)
 
     attention = commands.add_parser(

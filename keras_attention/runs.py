@@ -14,6 +14,7 @@ layout of one is described there.
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -65,10 +66,62 @@ class Run:
     def kind(self) -> str:
         return self.task.kind
 
-    def predict(self, texts: list[str]) -> list[str]:
+    def predict(self, texts: list[str], **decoding) -> list[str]:
         """The task's answers for `texts`: translations, continuations or labels,
-        decoded exactly as the export serves them."""
-        return self.task.predict(self.model, list(texts))
+        decoded exactly as the export serves them.
+
+        Args:
+            texts: the inputs.
+            **decoding: the run's `[evaluation]` decoding settings to change for
+                this call, among the task's `decoding_keys` (translation:
+                `beam_size`, `length_penalty`; language model:
+                `max_new_tokens`, `temperature`, `top_k`, `top_p`), checked as
+                a recipe checks them.
+        """
+        return self.with_decoding(**decoding).task.predict(self.model, list(texts))
+
+    def with_decoding(self, **decoding) -> "Run":
+        """This run with other decoding settings (the files are not changed).
+
+        Raises:
+            ValueError: for a setting the task does not take, or a bad value.
+        """
+        if not decoding:
+            return self
+        unknown = sorted(set(decoding) - set(self.task.decoding_keys))
+        if unknown:
+            accepted = ", ".join(self.task.decoding_keys) or "none"
+            raise ValueError(
+                f"A {self.kind} run takes no decoding setting {unknown}. It takes: {accepted}."
+            )
+        task = copy.copy(self.task)
+        task.recipe = self.recipe.replace(evaluation=decoding)
+        return Run(self.directory, task.recipe, task, self.model)
+
+    def evaluate_file(self, path: str | Path, log=print) -> dict:
+        """Score the model on every example of a data file of the task's
+        format (a test set of yours), with the run's own tokenizers and label
+        order, and write the scores to `RUN/evaluation-<file name>.json`.
+
+        `metrics.json` (the run's own test split) is left as it is. A
+        classification file's labels that the run does not know are reported
+        (`unknown_labels`) and count as wrong.
+        """
+        path = Path(path)
+        task = copy.copy(self.task)
+        examples = task.read_file(str(path))
+        if not examples:
+            raise ValueError(f"{path} holds no examples.")
+        task.source = str(path)  # a file: no generated test splits beside it
+        task.test_examples = examples
+        task.recipe = self.recipe.replace(evaluation={"max_examples": len(examples)})
+        with DirectoryLock(self.directory, "keras-attention evaluate"):
+            metrics = task.evaluate(self.model, log=log)
+            metrics["test_file"] = str(path)
+            write_text_atomically(
+                self.directory / f"evaluation-{path.name}.json", json.dumps(metrics, indent=2) + "\n"
+            )
+        return metrics
 
     def evaluate(self, data_path: str | None = None, log=print) -> dict:
         """Score the model on its test split and rewrite `metrics.json`.

@@ -59,3 +59,99 @@ def test_attention_of_a_run_with_a_sentencepiece_tokenizer(tmp_path):
     assert main(["train", str(ROOT / "models" / "dates.toml"), "--out", str(out), *sets(options)]) == 0
     path, title = Run.load(out).attention("March 5, 2024", tmp_path / "attention.png")
     assert path.stat().st_size > 1000 and title.startswith("'March 5, 2024' -> ")
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory):
+    """`{kind: run directory}`: a tiny translation and a tiny classification run."""
+    root = tmp_path_factory.mktemp("runs")
+    recipes = {
+        "translation": ("dates.toml", TINY["translation"]),
+        "classification": ("bert-topics.toml", TINY["classification"] + ['model.init_from=""']),
+    }
+    runs = {}
+    for kind, (recipe, options) in recipes.items():
+        out = root / kind
+        assert main(["train", str(ROOT / "models" / recipe), "--out", str(out), *sets(options + COMMON)]) == 0
+        runs[kind] = out
+    return runs
+
+
+@pytest.mark.slow
+def test_translate_a_file_into_a_file(tiny_runs, tmp_path, capsys):
+    run_dir = tiny_runs["translation"]
+    texts = ["March 5, 2024", "the 1st of May, 1999", "", "5 nov. 2021"]
+    inputs, outputs = tmp_path / "in.txt", tmp_path / "out.txt"
+    inputs.write_text("\n".join(texts) + "\n")
+    assert main(["translate", str(run_dir), "--input", str(inputs), "--output", str(outputs),
+                 "--beam-size", "2"]) == 0
+    run = Run.load(run_dir)
+    # One answer per input line, in order, decoded with the flag's beam size.
+    assert outputs.read_text().splitlines() == run.predict(texts, beam_size=2)
+    assert outputs.read_text().splitlines()[2] == ""  # an empty text translates to ""
+    # An existing output is never written over; nothing else changes either.
+    before = outputs.read_text()
+    assert main(["translate", str(run_dir), "--input", str(inputs), "--output", str(outputs)]) == 2
+    assert "exists" in capsys.readouterr().err and outputs.read_text() == before
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--input", "EMPTY"], "is empty"),
+        (["--input", "MISSING"], "no such file"),
+        (["hello", "--input", "EMPTY"], "texts or --input"),
+        (["hello", "--top-k", "3"], "takes no decoding setting \\['top_k'\\]. It takes: beam_size, length_penalty"),
+        (["hello", "--beam-size", "0"], "`evaluation.beam_size` must be >= 1"),
+    ],
+)
+def test_bad_prediction_requests_exit_2(tiny_runs, tmp_path, capsys, arguments, message):
+    import re
+
+    (tmp_path / "empty.txt").write_text("")
+    arguments = [a.replace("EMPTY", str(tmp_path / "empty.txt")).replace("MISSING", str(tmp_path / "nope.txt"))
+                 for a in arguments]
+    assert main(["translate", str(tiny_runs["translation"]), *arguments]) == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+@pytest.mark.slow
+def test_classify_takes_no_decoding_flag(tiny_runs, capsys):
+    assert main(["classify", str(tiny_runs["classification"]), "some text", "--beam-size", "4"]) == 2
+    assert "A classification run takes no decoding setting ['beam_size']" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_evaluating_a_test_file_keeps_the_runs_label_order(tiny_runs, tmp_path):
+    run_dir = tiny_runs["classification"]
+    run = Run.load(run_dir)
+    labels = run.task.label_names
+    label_file = (run_dir / "label_names.json").read_text()
+    metrics_file = (run_dir / "metrics.json").read_text()
+    # Only two of the run's classes, and one label it never saw.
+    rows = [(text, label) for text, label in run.task.test_examples if label in labels[:2]][:6]
+    rows.append(("an unseen kind of text", "astronomy"))
+    test = tmp_path / "mine.tsv"
+    test.write_text("".join(f"{text}\t{label}\n" for text, label in rows))
+
+    assert main(["evaluate", str(run_dir), "--test", str(test)]) == 0
+    scores = json.loads((run_dir / "evaluation-mine.tsv.json").read_text())
+    predictions = run.predict([text for text, _ in rows])
+    assert all(prediction in labels for prediction in predictions)  # the run's own labels
+    expected = sum(p == label for p, (_, label) in zip(predictions, rows)) / len(rows)
+    assert scores["accuracy"] == pytest.approx(expected) and scores["test_examples"] == len(rows)
+    assert scores["unknown_labels"] == {"astronomy": 1}
+    # The run's label order and its own held-out scores are untouched.
+    assert (run_dir / "label_names.json").read_text() == label_file
+    assert (run_dir / "metrics.json").read_text() == metrics_file
+
+
+@pytest.mark.slow
+def test_a_test_file_without_examples_exits_2(tiny_runs, tmp_path, capsys):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("only one column\nand another\n")  # no label column on any line
+    assert main(["evaluate", str(tiny_runs["classification"]), "--test", str(bad)]) == 2
+    error = capsys.readouterr().err
+    assert "No valid examples" in error and "expected at least 2" in error and "columns, got 1" in error
+    assert not (tiny_runs["classification"] / "evaluation-bad.tsv.json").exists()

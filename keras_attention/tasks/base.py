@@ -79,6 +79,8 @@ class Task:
     """
 
     kind = ""
+    # The `[evaluation]` keys a caller may change per prediction (`Run.predict`).
+    decoding_keys: tuple = ()
     command: str | None = None
     command_help = ""
     preset_class: type | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 
 import keras
@@ -105,11 +106,19 @@ class ClassificationTask(BertEncoderTask):
         samples = list(zip(examples, predictions))[: evaluation.num_samples]
         for (text, label), prediction in samples:
             log(f"  {text[:60]!r:64} -> {prediction} (expected {label})")
-        return {
+        metrics = {
             "accuracy": accuracy,
             "test_examples": len(examples),
             "samples": [{"text": t, "prediction": p, "label": str(l)} for (t, l), p in samples],
         }
+        # Labels the run never saw: counted as wrong (it cannot predict them), and said.
+        known = set(self.label_names)
+        unknown = collections.Counter(label for label in references if label not in known)
+        if unknown:
+            metrics["unknown_labels"] = dict(sorted(unknown.items()))
+            log(f"  {sum(unknown.values())} examples have labels the run does not know "
+                f"(counted as wrong): {dict(sorted(unknown.items()))}")
+        return metrics
 
     def serving_limits(self, model):
         return [

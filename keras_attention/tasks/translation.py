@@ -36,6 +36,7 @@ class TranslationTask(Task):
 
     kind = "translation"
     command = "translate"
+    decoding_keys = ("beam_size", "length_penalty")
     command_help = "translate texts with a trained translation run"
     preset_class = Seq2SeqTransformer
     embedded = {"embedded:dates": _embedded_dates}
