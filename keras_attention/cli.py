@@ -21,11 +21,7 @@ def _evaluate(args) -> int:
 
     if args.data and args.test:
         raise ValueError("Give --data (re-split a data file) or --test (score a whole file), not both.")
-    run = Run.load(args.run)
-    if args.test:
-        run.evaluate_file(args.test)
-    else:
-        run.evaluate(args.data)
+    Run.load(args.run).evaluate(args.test, data=args.data)
     return 0
 
 
@@ -97,8 +93,8 @@ def _predict(args) -> int:
 def _attention(args) -> int:
     from keras_attention.runs import Run
 
-    path, title = Run.load(args.run).attention(args.text, args.out)
-    print(f"{title}\nAttention heatmaps written to {path}")
+    attention = Run.load(args.run).attention(args.text, args.out)
+    print(f"{attention.title}\nAttention heatmaps written to {attention.path}")
     return 0
 
 

@@ -2,11 +2,16 @@
 attention and export — the Python API under `keras-attention evaluate /
 translate / generate / classify / attention / export`.
 
->>> run = Run.load("runs/dates")                       # doctest: +SKIP
->>> run.predict(["March 5, 2024"])                     # doctest: +SKIP
+>>> import keras_attention
+>>> run = keras_attention.load_run("runs/dates")      # doctest: +SKIP
+>>> run.predict(["March 5, 2024"], beam_size=4)        # doctest: +SKIP
 ['2024-03-05']
 >>> run.evaluate()["exact_match"]                      # doctest: +SKIP
 1.0
+>>> run.evaluate("my_test.tsv")["bleu"]                # doctest: +SKIP
+97.3
+>>> run.attention("March 5, 2024", "attention.png").path   # doctest: +SKIP
+PosixPath('attention.png')
 
 `train` (from `keras_attention.training.run`) makes a run directory; the
 layout of one is described there.
@@ -17,6 +22,7 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import keras
 
@@ -26,7 +32,19 @@ from keras_attention.tasks import Task, get_task
 from keras_attention.training.recipe import Recipe, load_recipe
 from keras_attention.training.run import TEST_SPLIT, train
 
-__all__ = ["Run", "evaluate", "export_run", "train"]
+__all__ = ["Attention", "Run", "evaluate", "export_run", "load_run", "train"]
+
+
+class Attention(NamedTuple):
+    """What `Run.attention` returns for one text."""
+
+    scores: dict
+    """`{layer name: (1, heads, queries, keys)}` attention weights."""
+    query_tokens: list[str]
+    key_tokens: list[str]
+    title: str
+    path: Path | None
+    """The PNG drawn, or None when no output was asked for."""
 
 
 class Run:
@@ -98,16 +116,44 @@ class Run:
         task.recipe = self.recipe.replace(evaluation=decoding)
         return Run(self.directory, task.recipe, task, self.model)
 
-    def evaluate_file(self, path: str | Path, log=print) -> dict:
-        """Score the model on every example of a data file of the task's
-        format (a test set of yours), with the run's own tokenizers and label
-        order, and write the scores to `RUN/evaluation-<file name>.json`.
+    def evaluate(self, test_file: str | Path | None = None, *, data: str | None = None,
+                 log=print) -> dict:
+        """Score the model, decoding as the export serves.
 
-        `metrics.json` (the run's own test split) is left as it is. A
-        classification file's labels that the run does not know are reported
-        (`unknown_labels`) and count as wrong.
+        Args:
+            test_file: a data file of the task's format (a test set of yours):
+                every example in it is scored with the run's own tokenizers and
+                label order, and the scores go to
+                `RUN/evaluation-<file name>.json`; `metrics.json` is left as it
+                is. A classification file's labels that the run does not know
+                are reported (`unknown_labels`) and count as wrong.
+                Without it, the run's saved test split is scored and
+                `metrics.json` rewritten.
+            data: instead of the saved test split, re-read and split this data
+                file as training did and score its test fraction (the split is
+                the same for the same file); rewrites `metrics.json`.
+            log: where progress lines go.
         """
-        path = Path(path)
+        if test_file is not None and data is not None:
+            raise ValueError(
+                "Give test_file (score a whole file) or data (re-split a data file), not both."
+            )
+        if test_file is not None:
+            return self._evaluate_file(Path(test_file), log)
+        if data is not None or not self.task.test_examples:
+            self.task.load_data(data)
+        with DirectoryLock(self.directory, "keras-attention evaluate"):
+            metrics = self.task.evaluate(self.model, log=log)
+            # What `train` recorded beside the scores (the data, the training time) stays.
+            for key, value in self._metrics().items():
+                if key in ("data", "training_seconds") and data is None:
+                    metrics.setdefault(key, value)
+            write_text_atomically(
+                self.directory / "metrics.json", json.dumps(metrics, indent=2) + "\n"
+            )
+        return metrics
+
+    def _evaluate_file(self, path: Path, log) -> dict:
         task = copy.copy(self.task)
         examples = task.read_file(str(path))
         if not examples:
@@ -123,34 +169,19 @@ class Run:
             )
         return metrics
 
-    def evaluate(self, data_path: str | None = None, log=print) -> dict:
-        """Score the model on its test split and rewrite `metrics.json`.
-
-        Args:
-            data_path: re-read and split this data file instead of using the
-                run's saved test split (the split is the same for the same file).
-            log: where progress lines go.
-        """
-        if data_path is not None or not self.task.test_examples:
-            self.task.load_data(data_path)
-        with DirectoryLock(self.directory, "keras-attention evaluate"):
-            metrics = self.task.evaluate(self.model, log=log)
-            # What `train` recorded beside the scores (the data, the training time) stays.
-            for key, value in self._metrics().items():
-                if key in ("data", "training_seconds") and data_path is None:
-                    metrics.setdefault(key, value)
-            write_text_atomically(
-                self.directory / "metrics.json", json.dumps(metrics, indent=2) + "\n"
-            )
-        return metrics
-
-    def attention(self, text: str, output: str | Path) -> tuple[Path, str]:
-        """Draw per-layer, per-head attention heatmaps for `text` into the PNG
-        `output`; returns `(path, title)`."""
-        from keras_attention.visualization import plot_attention
-
+    def attention(self, text: str, output: str | Path | None = None) -> Attention:
+        """The attention weights of every layer and head for `text` (the
+        decoder's cross-attention over the source for translation, self-
+        attention otherwise), drawn as heatmaps into the PNG `output` when
+        one is given."""
         scores, query_tokens, key_tokens, title = self.task.attention(self.model, text)
-        return plot_attention(scores, query_tokens, key_tokens, output, title=title), title
+        scores = {name: keras.ops.convert_to_numpy(value) for name, value in scores.items()}
+        path = None
+        if output is not None:
+            from keras_attention.visualization import plot_attention
+
+            path = plot_attention(scores, query_tokens, key_tokens, output, title=title)
+        return Attention(scores, query_tokens, key_tokens, title, path)
 
     def _metrics(self) -> dict:
         path = self.directory / "metrics.json"
@@ -183,6 +214,12 @@ def export_run(run_dir: str | Path, path: str | Path | None = None, overwrite: b
     return Run.load(run_dir).export(path, overwrite=overwrite)
 
 
+def load_run(directory: str | Path) -> Run:
+    """Load the finished run in `directory` (as `train` or `convert` left it);
+    the same as `Run.load(directory)`."""
+    return Run.load(directory)
+
+
 def evaluate(run_dir: str | Path, data_path: str | None = None, log=print) -> dict:
     """Re-evaluate a finished run on its test split and rewrite metrics.json."""
-    return Run.load(run_dir).evaluate(data_path, log=log)
+    return Run.load(run_dir).evaluate(data=data_path, log=log)

@@ -57,8 +57,8 @@ def test_attention_of_a_run_with_a_sentencepiece_tokenizer(tmp_path):
     out = tmp_path / "run"
     options = TINY["translation"] + COMMON + [f"data.tokenizer={json.dumps(model_file)}"]
     assert main(["train", str(ROOT / "models" / "dates.toml"), "--out", str(out), *sets(options)]) == 0
-    path, title = Run.load(out).attention("March 5, 2024", tmp_path / "attention.png")
-    assert path.stat().st_size > 1000 and title.startswith("'March 5, 2024' -> ")
+    attention = Run.load(out).attention("March 5, 2024", tmp_path / "attention.png")
+    assert attention.path.stat().st_size > 1000 and attention.title.startswith("'March 5, 2024' -> ")
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +75,43 @@ def tiny_runs(tmp_path_factory):
         assert main(["train", str(ROOT / "models" / recipe), "--out", str(out), *sets(options + COMMON)]) == 0
         runs[kind] = out
     return runs
+
+
+@pytest.mark.slow
+def test_the_python_api_mirrors_the_cli(tiny_runs, tmp_path, capsys):
+    import keras_attention
+
+    run_dir = tiny_runs["translation"]
+    run = keras_attention.load_run(run_dir)
+    assert isinstance(run, Run) and run.kind == "translation"
+    metrics_before = (run_dir / "metrics.json").read_text()
+    pairs = date_pairs(6, seed=11)
+    test_file = tmp_path / "mine.tsv"
+    test_file.write_text("".join(f"{source}\t{target}\n" for source, target in pairs))
+
+    # evaluate(FILE) scores every example of the file, as `evaluate RUN --test FILE` does.
+    scores = run.evaluate(test_file, log=lambda *_: None)
+    assert scores["test_examples"] == len(pairs) and scores["test_file"] == str(test_file)
+    assert json.loads((run_dir / "evaluation-mine.tsv.json").read_text()) == scores
+    assert (run_dir / "metrics.json").read_text() == metrics_before  # the run's own scores stay
+    predictions = run.predict([source for source, _ in pairs])
+    exact = sum(p == t for p, (_, t) in zip(predictions, pairs)) / len(pairs)
+    assert scores["exact_match"] == pytest.approx(exact)
+    with pytest.raises(ValueError, match="not both"):
+        run.evaluate(test_file, data=str(test_file))
+
+    # attention(text) gives the weights; a PNG only when asked for.
+    attention = run.attention("March 5, 2024")
+    assert attention.path is None and not list(tmp_path.glob("*.png"))
+    config = run.model.get_config()
+    assert len(attention.scores) == config["num_decoder_layers"]  # cross-attention of each decoder layer
+    for weights in attention.scores.values():
+        _, heads, queries, keys = weights.shape
+        assert heads == config["num_heads"]
+        assert (queries, keys) == (len(attention.query_tokens), len(attention.key_tokens))
+        assert abs(float(weights.sum(axis=-1).mean()) - 1.0) < 1e-5  # rows are softmaxed
+    drawn = run.attention("March 5, 2024", tmp_path / "a.png")
+    assert drawn.path == tmp_path / "a.png" and drawn.path.stat().st_size > 1000
 
 
 @pytest.mark.slow

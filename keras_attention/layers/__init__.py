@@ -10,7 +10,7 @@ from keras_attention.layers.multi_head_attention import MultiHeadAttention
 
 # Deprecated alias, importable (and registered for loading old `.keras` files)
 # but not part of `__all__`.
-from keras_attention.layers.multi_head_self_attention import MultiHeadSelfAttention
+from keras_attention.layers.multi_head_self_attention import MultiHeadSelfAttention  # noqa: F401
 from keras_attention.layers.position_embedding import PositionEmbedding
 from keras_attention.layers.rotary_embedding import RotaryEmbedding
 from keras_attention.layers.scaled_dot_product_attention import (

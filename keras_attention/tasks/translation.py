@@ -184,16 +184,18 @@ class TranslationTask(Task):
         source = self.preprocessor.encoder_token_ids(texts)[0].numpy()
         length = max(1, int((source[0] != 0).sum()))
         translated = self._translate_function(model)(texts)
-        generated = translated["token_ids"].numpy()[0]
-        end = self.target_tokenizer.end_id
-        stop = list(generated).index(end) if end in generated else int((generated != 0).sum())
-        stop = max(stop, 1)
-        decoder_ids = generated[None, :stop]
+        start, end = self.target_tokenizer.start_id, self.target_tokenizer.end_id
+        # The served beam from [START]; all padding when no beam was valid (the
+        # answer is ""), which reads as [START] predicting [END].
+        body = [int(i) for i in translated["token_ids"].numpy()[0] if i != 0]
+        body = body[1:] if body[:1] == [start] else body
+        body = body[: body.index(end)] if end in body else body
+        decoder_ids = np.array([[start, *body]], dtype="int32")
         scores = model.attention_scores(
             {"encoder_token_ids": source[:, :length], "decoder_token_ids": decoder_ids}
         )
         cross = {name: value for name, value in scores.items() if name.endswith("cross_attention")}
-        outputs = list(generated[1 : stop + 1])
+        outputs = [*body, end]  # what each decoder position predicts
         query_tokens = [self.target_tokenizer.id_to_token(int(i)) for i in outputs]
         key_tokens = [self.source_tokenizer.id_to_token(int(i)) for i in source[0, :length]]
         translation = translated["translation"].numpy()[0].decode()
