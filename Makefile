@@ -1,10 +1,13 @@
 # `make run`: the main job.  `make test`: the whole suite (unit, doctests, slow end-to-end).
-# Both create .venv and install what they need on first use.
+# Both create .venv and install what they need on first use: `make run` the package alone,
+# `make test` the test and docs tools too.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The test and docs tools, on top of the package (only `make test` needs them).
+DEV_STAMP := $(VENV)/.installed-dev
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
@@ -13,15 +16,19 @@ export PYTHONHASHSEED ?= 0
 $(STAMP): setup.cfg pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,docs]"
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
+
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,docs]"
+	touch $(DEV_STAMP)
 
 install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/keras-attention train models/dates.toml --out runs/dates
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 bench: $(STAMP)

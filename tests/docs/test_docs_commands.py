@@ -39,7 +39,7 @@ NOT_RUN = {
     "TF_CONFIG=": "it names two other hosts; tests/training/test_run.py runs the same command "
     "as two workers on 127.0.0.1",
 }
-BACKGROUND = ("keras-attention serve",)
+BACKGROUND = (".venv/bin/keras-attention serve", "keras-attention serve")
 
 
 def commands(page: Path) -> list[str]:
