@@ -1,27 +1,13 @@
-"""Tasks: splitting, the task registry, and every task's model and data contract."""
+"""The task registry, and every task's model and data contract."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from keras_attention.tasks import TASKS, get_task, split
+from keras_attention.tasks import TASKS, get_task
 from keras_attention.training.recipe import RecipeError, load_recipe, validate_recipe
 from tests.tiny import kind_of, overrides
-
-
-def test_split_is_deterministic_and_complete():
-    examples = list(range(100))
-    train, validation, test = split(examples, 0.1, 0.2, seed=3)
-    assert (len(train), len(validation), len(test)) == (70, 10, 20)
-    assert sorted(train + validation + test) == examples
-    assert split(examples, 0.1, 0.2, seed=3) == (train, validation, test)
-    assert split(examples, 0.1, 0.2, seed=4) != (train, validation, test)
-
-
-def test_split_that_leaves_nothing_to_train_on():
-    with pytest.raises(ValueError, match="No training examples left"):
-        split(list(range(4)), 0.5, 0.5, seed=0)
 
 
 def test_unknown_kind_lists_the_available_ones():
@@ -60,28 +46,6 @@ def test_every_task_feeds_its_model(kind, tmp_path):
     model.compile(optimizer="adam", loss=task.loss(), metrics=task.metrics())
     history = model.fit(train.take(2), validation_data=validation.take(1), verbose=0)
     assert np.isfinite(history.history["loss"][0]) and np.isfinite(history.history["val_loss"][0])
-
-
-def _translation_task(model_overrides):
-    recipe = validate_recipe(
-        {"model": {"preset": "transformer_tiny", "overrides": model_overrides}}
-    )
-    return get_task(recipe)
-
-
-def test_unknown_model_override_is_refused_before_any_work():
-    """A misspelt override names itself and the keys the model accepts."""
-    with pytest.raises(ValueError, match="`model.overrides.hiden_dim` is not an argument of Seq2SeqTransformer.*hidden_dim"):
-        _translation_task({"hiden_dim": 32})
-
-
-def test_invalid_model_override_value_names_the_override(tmp_path):
-    task = _translation_task({"hidden_dim": -3})
-    task.recipe = task.recipe.replace(data={"num_examples": 200})
-    task.load_data()
-    task.prepare_tokenizers(tmp_path, show_progress=False)
-    with pytest.raises(ValueError, match="`model.overrides`.*`hidden_dim` must be a positive integer. Received: hidden_dim=-3"):
-        task.build_model()
 
 
 def test_lower_cased_runs_score_against_equally_normalised_references(tmp_path):
