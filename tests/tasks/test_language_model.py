@@ -117,6 +117,12 @@ def test_predict_continues_each_prompt_on_its_own(untrained):
     assert task.predict(model, prompts) == [_greedy_text(task, model, prompt, 3) for prompt in prompts]
 
 
+def test_predict_on_no_prompts_answers_nothing(untrained):
+    # As the other tasks do: an empty list in, an empty list out.
+    task, model = untrained
+    assert task.predict(model, []) == []
+
+
 def test_serving_default_decodes_row_by_row_with_its_own_settings(untrained):
     task, model = untrained
     signatures, tracked = task.serving_signatures(model)
