@@ -60,3 +60,10 @@ def test_a_saved_directory_missing_its_file_names_it(kind, missing, tmp_path):
     (tmp_path / "tokenizer.json").write_text(json.dumps({"type": kind}))
     with pytest.raises(FileNotFoundError, match=f"No {missing} in"):
         load_tokenizer(tmp_path)
+
+
+@pytest.mark.parametrize("content", ["{", "[]", '"wordpiece"'], ids=["broken", "a-list", "a-string"])
+def test_a_tokenizer_json_that_is_no_object_names_the_file(tmp_path, content):
+    (tmp_path / "tokenizer.json").write_text(content)
+    with pytest.raises(ValueError, match=r"tokenizer\.json.* must hold a JSON object"):
+        load_tokenizer(tmp_path)
