@@ -30,8 +30,15 @@ def read_config(directory) -> dict:
         raise FileNotFoundError(
             f"No {CONFIG_FILE} in {directory!r}: not a saved tokenizer directory"
         )
+    expected = f"{config_path!r} must hold a JSON object, as `save` writes it."
     with open(config_path, encoding="utf-8") as file:
-        return json.load(file)
+        try:
+            config = json.load(file)
+        except ValueError as error:  # not JSON, or not UTF-8
+            raise ValueError(f"{expected} ({error})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{expected} Received: a JSON {type(config).__name__}")
+    return config
 
 
 def saved_file(directory, name: str) -> str:

@@ -72,6 +72,8 @@ class LanguageModelTask(TextTask):
     def predict(self, model, texts):
         """Continue each prompt by `evaluation.max_new_tokens` tokens, each row
         after its own prompt, as the export does."""
+        if not texts:  # as the other tasks: no prompts, no continuations
+            return []
         max_new_tokens = self.recipe.evaluation.max_new_tokens
         token_ids, lengths, _ = self.preprocessor.encode_prompts(tf.constant(list(texts), tf.string))
         lengths = lengths.numpy()

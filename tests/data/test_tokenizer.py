@@ -170,13 +170,3 @@ def test_lower_case_is_saved(tmp_path):
 def test_errors_name_the_problem(call, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         call()
-
-
-def test_load_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="No tokenizer directory"):
-        load_tokenizer(tmp_path / "missing")
-    with pytest.raises(FileNotFoundError, match="tokenizer.json"):
-        load_tokenizer(tmp_path)
-    (tmp_path / "tokenizer.json").write_text('{"type": "bpe"}')
-    with pytest.raises(ValueError, match="type='bpe'"):
-        load_tokenizer(tmp_path)

@@ -194,17 +194,3 @@ def test_gpt_generate_follows_changed_sampler(gpt, first_sampler, second_sampler
         return model.generate(PROMPTS, 8, sampler=sampler)
 
     _check_sampler_change(gpt, generate, first_sampler, second_sampler)
-
-
-def test_compiled_functions_are_keyed_by_every_static_argument():
-    from keras_attention.models.generative_model import CompiledFunctions
-
-    def add(x, *, offset, scale=1):
-        return x * scale + offset
-
-    functions = CompiledFunctions()
-    one = functions.get(add, offset=1)
-    assert functions.get(add, offset=1) is one
-    assert functions.get(add, offset=2) is not one
-    assert functions.get(add, offset=1, scale=3) is not one
-    assert float(functions.get(add, offset=2, scale=3)(np.float32(1.0))) == 5.0

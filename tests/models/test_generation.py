@@ -6,7 +6,6 @@ import pytest
 import keras
 
 from keras_attention.models.generation import RowSampler, Sampler, TemperatureSampler, length_penalty
-from keras_attention.models.generative_model import CompiledFunctions
 
 LOGITS = np.log(np.array([[0.05, 0.1, 0.6, 0.25], [0.4, 0.1, 0.2, 0.3]], "float32"))
 
@@ -60,13 +59,6 @@ def test_row_sampler_applies_each_rows_settings():
 def test_length_penalty_is_gnmts():
     assert float(length_penalty(1, 0.6)) == pytest.approx(1.0)
     assert float(length_penalty(7, 0.6)) == pytest.approx((12 / 6) ** 0.6)
-
-
-def test_seed_generator_restarts_at_the_seed():
-    functions = CompiledFunctions()
-    first = np.asarray(functions.seed_generator(5).state)
-    functions.seed_generator(5).next()
-    assert np.array_equal(np.asarray(functions.seed_generator(5).state), first)
 
 
 @pytest.mark.parametrize(

@@ -1,27 +1,13 @@
-"""Tasks: splitting, the task registry, and every task's model and data contract."""
+"""The task registry, and every task's model and data contract."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from keras_attention.tasks import TASKS, get_task, split
+from keras_attention.tasks import TASKS, get_task
 from keras_attention.training.recipe import RecipeError, load_recipe, validate_recipe
 from tests.tiny import kind_of, overrides
-
-
-def test_split_is_deterministic_and_complete():
-    examples = list(range(100))
-    train, validation, test = split(examples, 0.1, 0.2, seed=3)
-    assert (len(train), len(validation), len(test)) == (70, 10, 20)
-    assert sorted(train + validation + test) == examples
-    assert split(examples, 0.1, 0.2, seed=3) == (train, validation, test)
-    assert split(examples, 0.1, 0.2, seed=4) != (train, validation, test)
-
-
-def test_split_that_leaves_nothing_to_train_on():
-    with pytest.raises(ValueError, match="No training examples left"):
-        split(list(range(4)), 0.5, 0.5, seed=0)
 
 
 def test_unknown_kind_lists_the_available_ones():
@@ -60,98 +46,3 @@ def test_every_task_feeds_its_model(kind, tmp_path):
     model.compile(optimizer="adam", loss=task.loss(), metrics=task.metrics())
     history = model.fit(train.take(2), validation_data=validation.take(1), verbose=0)
     assert np.isfinite(history.history["loss"][0]) and np.isfinite(history.history["val_loss"][0])
-
-
-def _translation_task(model_overrides):
-    recipe = validate_recipe(
-        {"model": {"preset": "transformer_tiny", "overrides": model_overrides}}
-    )
-    return get_task(recipe)
-
-
-def test_unknown_model_override_is_refused_before_any_work():
-    """A misspelt override names itself and the keys the model accepts."""
-    with pytest.raises(ValueError, match="`model.overrides.hiden_dim` is not an argument of Seq2SeqTransformer.*hidden_dim"):
-        _translation_task({"hiden_dim": 32})
-
-
-def test_invalid_model_override_value_names_the_override(tmp_path):
-    task = _translation_task({"hidden_dim": -3})
-    task.recipe = task.recipe.replace(data={"num_examples": 200})
-    task.load_data()
-    task.prepare_tokenizers(tmp_path, show_progress=False)
-    with pytest.raises(ValueError, match="`model.overrides`.*`hidden_dim` must be a positive integer. Received: hidden_dim=-3"):
-        task.build_model()
-
-
-def test_lower_cased_runs_score_against_equally_normalised_references(tmp_path):
-    """With `data.lower_case`, what the model can emit is lower-cased and
-    accent-stripped; a model that emits exactly that for every reference must
-    score exact match 1.0 and BLEU 100, and metrics.json says how it compared."""
-    pairs = tmp_path / "pairs.tsv"
-    rows = [(f"source {i}", f"Café Olé Number {i} À Paris") for i in range(60)]
-    pairs.write_text("".join(f"{s}\t{t}\n" for s, t in rows))
-    recipe = validate_recipe({
-        "data": {"source": str(pairs), "lower_case": True, "vocabulary_size": 120,
-                 "test_fraction": 0.2, "validation_fraction": 0.1},
-        "model": {"preset": "transformer_tiny"},
-    })
-    task = get_task(recipe)
-    task.load_data()
-    task.prepare_tokenizers(tmp_path, show_progress=False)
-    references = dict(task.test_examples)
-    # A perfect model: it emits the tokens of the reference.
-    tokenizer = task.target_tokenizer
-    task.predict = lambda model, texts: [
-        tokenizer.detokenize(tokenizer.tokenize([references[text]])).numpy()[0].decode()
-        for text in texts
-    ]
-    metrics = task.evaluate(model=None, log=lambda *_: None)
-    assert metrics["exact_match"] == 1.0
-    assert metrics["bleu"] == pytest.approx(100.0)
-    assert "lower-cased" in metrics["normalization"]
-
-
-class _FixedBeams:
-    """A stand-in model whose beam search returns given texts, best first."""
-
-    def __init__(self, tokenizer, beams):
-        self.tokenizer, self.beams = tokenizer, beams
-
-    def decode_beams(self, source_ids, start_id, end_id, max_length, beam_size, length_penalty):
-        import tensorflow as tf
-
-        rows = []
-        for texts in self.beams:
-            ids = self.tokenizer.tokenize(texts).to_tensor(shape=[len(texts), max_length - 2])
-            start = tf.fill([len(texts), 1], start_id)
-            end = tf.fill([len(texts), 1], end_id)
-            rows.append(tf.concat([start, ids, end], axis=1))
-        scores = -tf.range(len(self.beams[0]), dtype=tf.float32)[None] - tf.zeros([len(self.beams), 1])
-        return tf.stack(rows), scores
-
-
-def test_iso_date_constraint_answers_with_the_best_real_date_or_nothing(tmp_path):
-    """The best beam that is a calendar date wins over better-scored impossible
-    ones; when no beam is a date, the answer is "" and `valid` is false."""
-    import tensorflow as tf
-
-    recipe = validate_recipe({
-        "data": {"num_examples": 300, "vocabulary_size": 200},
-        "evaluation": {"beam_size": 3, "output_constraint": "iso_date"},
-    })
-    task = get_task(recipe)
-    task.load_data()
-    task.prepare_tokenizers(tmp_path, show_progress=False)
-    model = _FixedBeams(task.target_tokenizer, [
-        ["2020-06-31", "2020-06-30", "2020-06-01"],   # the second beam is the first real date
-        ["2021-02-29", "2021-13-01", "2021-00-10"],   # none is
-        ["1999-12-25", "1999-12-26", "2000-02-30"],   # the best one is
-    ])
-    outputs = task.translate(model, tf.constant(["a", "b", "c"]))
-    assert [t.decode() for t in outputs["translation"].numpy()] == ["2020-06-30", "", "1999-12-25"]
-    assert outputs["valid"].numpy().tolist() == [True, False, True]
-    assert outputs["score"].numpy().tolist() == [-1.0, 0.0, 0.0]  # the chosen beam's
-    task.recipe = task.recipe.replace(evaluation={"output_constraint": None})
-    outputs = task.translate(model, tf.constant(["a", "b", "c"]))
-    assert [t.decode() for t in outputs["translation"].numpy()] == ["2020-06-31", "2021-02-29", "1999-12-25"]
