@@ -3,7 +3,10 @@ value received and what was expected."""
 
 from __future__ import annotations
 
-_ACCEPTED_INTS = (int,)
+import numbers
+
+# Python and numpy integers (numpy registers its integer types as Integral).
+_ACCEPTED_INTS = (numbers.Integral,)
 
 
 def positive_int(name, value, allow_none=False):

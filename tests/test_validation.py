@@ -42,3 +42,13 @@ def test_accepted_values_come_back():
 def test_refused_values_are_named(call, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         call()
+
+
+def test_numpy_integers_are_integers():
+    positive_int = _validation.positive_int
+    assert positive_int("max_new_tokens", np.int64(4)) == 4
+    assert type(positive_int("max_new_tokens", np.int32(4))) is int
+    with pytest.raises(ValueError, match="max_new_tokens=np.int64\\(0\\)|max_new_tokens=0"):
+        positive_int("max_new_tokens", np.int64(0))
+    with pytest.raises(ValueError, match="positive integer"):
+        positive_int("max_new_tokens", np.float64(4.0))
