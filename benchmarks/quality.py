@@ -300,7 +300,7 @@ def teacher_forced_metrics(model, task: TranslationTask, pairs: list) -> tuple[f
     """
     dataset = data.seq2seq_dataset(
         pairs, task.source_tokenizer, task.target_tokenizer, batch_size=DECODE_BATCH,
-        max_length=task.data_config["max_length"], shuffle=False,
+        max_length=task.data_config.max_length, shuffle=False,
     )
     total, correct, count = 0.0, 0, 0
     for batch in dataset:
