@@ -38,7 +38,8 @@ class GPTDecoder(PresetMixin, GenerativeModel):
         max_sequence_length: int, the longest sequence (prompt + new tokens).
         dropout: float in [0, 1), default 0.1, on embeddings, residuals and
             attention weights.
-        activation: `"gelu"` (default), `"relu"` or `"swiglu"`.
+        activation: `"gelu"` (default, exact), `"gelu_approximate"` (tanh
+            GELU, as GPT-2), `"relu"` or `"swiglu"`.
         position: `"learned"` (default), `"sinusoidal"` or `"rotary"`.
         norm: `"layer"` (default) or `"rms"`.
         norm_epsilon: float, default 1e-5.
