@@ -162,6 +162,28 @@ class GPTDecoder(PresetMixin, GenerativeModel):
         self.attention_window = attention_window
         self.pad_token_id = pad_token_id
 
+    @classmethod
+    def from_pretrained(cls, path, **overrides) -> "GPTDecoder":
+        """A `GPTDecoder` with the architecture and weights of a GPT-2 checkpoint.
+
+        `from_preset` builds a published architecture with random weights;
+        `from_pretrained` loads weights: a keras-hub `GPT2Backbone` preset
+        directory or a Hugging Face GPT-2 checkpoint directory (see
+        `keras_attention.convert.read_gpt2_checkpoint`). The model has no pad
+        token (`pad_token_id=None`; GPT-2's id 0 is "!") and the tanh GELU.
+
+        Args:
+            path: the checkpoint directory (or a `GPT2Checkpoint` read from it).
+            **overrides: `dropout`, `dtype`, `name`, `trainable` only.
+
+        Raises:
+            ConversionError (a ValueError): another architecture, a missing
+                or misshapen tensor, a vocabulary of the wrong size.
+        """
+        from keras_attention.convert._models import gpt_decoder
+
+        return gpt_decoder(cls, path, **overrides)
+
     # === Forward pass (functional graph, inspection) ===
 
     def _forward(self, token_ids, return_attention_scores=False):
