@@ -16,6 +16,7 @@ from keras_attention.convert._gpt2_mapping import GPT2Checkpoint
 from keras_attention.convert.checkpoint import (
     load_bert_tokenizer,
     read_bert_checkpoint,
+    read_checkpoint,
     read_gpt2_checkpoint,
 )
 
@@ -26,12 +27,13 @@ __all__ = [
     "convert",
     "load_bert_tokenizer",
     "read_bert_checkpoint",
+    "read_checkpoint",
     "read_gpt2_checkpoint",
 ]
 
 
 def convert(source, out, overwrite: bool = False, log=print):
-    """Write the checkpoint in `source` as a run directory `out` (see `run_directory`)."""
+    """Write the BERT or GPT-2 checkpoint in `source` as a run directory `out` (see `run_directory`)."""
     from keras_attention.convert.run_directory import write_run
 
     return write_run(source, out, overwrite=overwrite, log=log)

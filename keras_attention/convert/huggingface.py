@@ -63,7 +63,7 @@ def is_huggingface_directory(path: str) -> bool:
 
 def _encoder_config(config: dict, path: str) -> dict:
     if config.get("model_type") != "bert":
-        raise _architecture_error(
+        raise architecture_error(
             config, path, "only BERT checkpoints (model_type 'bert') convert to BertEncoder."
         )
     activation = config.get("hidden_act", "gelu")
@@ -146,6 +146,14 @@ class _Tensors:
     def has(self, name: str, encoder: bool = True) -> bool:
         return self.name(name, encoder) in self.tensors
 
+    def check_tied(self, name: str, embedding: SourceTensor, what: str) -> None:
+        """A stored output projection `name` (a head's, no prefix) must equal
+        the token embedding: the models tie them."""
+        if self.has(name, encoder=False) and not np.array_equal(
+            self.get(name, encoder=False).value, embedding.value
+        ):
+            raise ConversionError(f"{self.path}: tensor {self.name(name, False)!r} differs from {what}.")
+
 
 def read_huggingface(directory: str) -> BertCheckpoint:
     """A Hugging Face BERT checkpoint directory as a `BertCheckpoint`."""
@@ -203,14 +211,10 @@ def read_huggingface(directory: str) -> BertCheckpoint:
                 "mlm.output_bias": source.get("cls.predictions.bias", encoder=False),
             }
         )
-    decoder = "cls.predictions.decoder.weight"
-    if source.has(decoder, encoder=False) and not np.array_equal(
-        source.get(decoder, encoder=False).value, tensors["embeddings.token"].value
-    ):
-        raise ConversionError(
-            f"{source.path}: tensor {source.name(decoder, False)!r} differs from the word "
-            "embeddings; BertMaskedLM ties its output projection to them."
-        )
+    source.check_tied(
+        "cls.predictions.decoder.weight", tensors["embeddings.token"],
+        "the word embeddings; BertMaskedLM ties its output projection to them",
+    )
     label_names = None
     if source.has("classifier.weight", encoder=False):
         tensors["classifier.kernel"] = source.get("classifier.weight", True, False)
@@ -268,7 +272,7 @@ def is_gpt2_config(config: dict) -> bool:
     return config.get("model_type") == "gpt2"
 
 
-def _architecture_error(config: dict, path: str, expected: str) -> ConversionError:
+def architecture_error(config: dict, path: str, expected: str) -> ConversionError:
     architectures = config.get("architectures")
     return ConversionError(
         f"{path} describes a {config.get('model_type')!r} model"
@@ -279,7 +283,7 @@ def _architecture_error(config: dict, path: str, expected: str) -> ConversionErr
 
 def _gpt2_config(config: dict, path: str) -> dict:
     if not is_gpt2_config(config):
-        raise _architecture_error(
+        raise architecture_error(
             config, path, "only GPT-2 checkpoints (model_type 'gpt2') convert to GPTDecoder."
         )
     activation = config.get("activation_function", "gelu_new")
@@ -387,14 +391,10 @@ def read_huggingface_gpt2(directory: str) -> GPT2Checkpoint:
             f"{source.path}: tensor {source.name(next_layer)!r} is beyond n_layer="
             f"{decoder_config['num_layers']} in {config_path}: the config does not match the weights."
         )
-    head = "lm_head.weight"
-    if source.has(head, encoder=False) and not np.array_equal(
-        source.get(head, encoder=False).value, tensors["embeddings.token"].value
-    ):
-        raise ConversionError(
-            f"{source.path}: tensor {head!r} differs from the token embedding (wte); "
-            "GPTDecoder ties its output projection to it."
-        )
+    source.check_tied(
+        "lm_head.weight", tensors["embeddings.token"],
+        "the token embedding (wte); GPTDecoder ties its output projection to it",
+    )
     end_token_id = None
     if vocabulary is not None and END_OF_TEXT in vocabulary:
         end_token_id = vocabulary[END_OF_TEXT]
