@@ -62,3 +62,15 @@ def texts(name, values):
         if not isinstance(text, str):
             raise ValueError(f"`{name}` must contain only str. Received an element {text!r}")
     return values
+
+
+def token_id(name, value, vocabulary_size):
+    """None, or an int (not a bool) in [0, vocabulary_size)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, _ACCEPTED_INTS) or not 0 <= value < vocabulary_size:
+        raise ValueError(
+            f"`{name}` must be None or a token id in [0, {vocabulary_size}). "
+            f"Received: {name}={value!r}"
+        )
+    return int(value)

@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=_export)
 
     convert = commands.add_parser(
-        "convert", help="convert a pretrained BERT checkpoint (keras-hub preset or Hugging Face) into a run"
+        "convert", help="convert a pretrained BERT or GPT-2 checkpoint (keras-hub preset or Hugging Face) into a run"
     )
     convert.add_argument(
         "source", help="a keras-hub preset directory or a Hugging Face checkpoint directory"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 
 import numpy as np
 
@@ -30,6 +31,15 @@ def read_json(path: str) -> dict:
     if not isinstance(value, dict):
         raise ConversionError(f"{path} must hold a JSON object.")
     return value
+
+
+def read_config_file(directory: str, name: str, what: str) -> tuple[str, dict]:
+    """`(path, config)` of the config file `name` of a checkpoint directory;
+    a `ConversionError` saying the directory is not `what` when it is missing."""
+    path = os.path.join(directory, name)
+    if not os.path.isfile(path):
+        raise ConversionError(f"{directory} has no {name}: not {what}.")
+    return path, read_json(path)
 
 
 def read_vocabulary(path: str) -> list[str]:
@@ -58,22 +68,35 @@ def encoder_config(config: dict, source_names: dict, path: str) -> dict:
     """`BertEncoder` arguments from a checkpoint's config, whose key for each
     argument is `source_names[argument]` (an argument without a key takes its
     default)."""
-    arguments = {}
-    for argument, kind, default in _ENCODER_ARGUMENTS:
+    return config_arguments(config, _ENCODER_ARGUMENTS, source_names, path, "a BERT config")
+
+
+def config_arguments(config: dict, arguments, source_names: dict, path: str, what: str) -> dict:
+    """Model arguments from a checkpoint's config.
+
+    Args:
+        config: the checkpoint's config (a dict read from `path`).
+        arguments: `(name, type, default)` triples; default None: required.
+        source_names: argument -> the config's key for it.
+        path: the config file, for errors.
+        what: what needs a required key, for errors ("a BERT config").
+    """
+    values = {}
+    for argument, kind, default in arguments:
         key = source_names.get(argument)
         if key is None or key not in config:
             if default is None:
-                raise ConversionError(f"{path} has no {key!r}, which a BERT config needs.")
-            arguments[argument] = default
+                raise ConversionError(f"{path} has no {key!r}, which {what} needs.")
+            values[argument] = default
             continue
         try:
-            arguments[argument] = kind(config[key])
+            values[argument] = kind(config[key])
         except (TypeError, ValueError):
             raise ConversionError(
                 f"{path}: {key!r} must be {'an integer' if kind is int else 'a number'}. "
                 f"Received: {config[key]!r}"
             ) from None
-    return arguments
+    return values
 
 
 @dataclasses.dataclass
@@ -140,14 +163,24 @@ def encoder_tensor_names(num_layers: int) -> list[str]:
         "embeddings.norm.beta",
     ]
     for index in range(num_layers):
-        prefix = f"layers.{index}."
-        for projection in ("query", "key", "value", "output"):
-            names += [f"{prefix}attention.{projection}.kernel", f"{prefix}attention.{projection}.bias"]
-        names += [f"{prefix}attention_norm.gamma", f"{prefix}attention_norm.beta"]
-        names += [f"{prefix}intermediate.kernel", f"{prefix}intermediate.bias"]
-        names += [f"{prefix}output.kernel", f"{prefix}output.bias"]
-        names += [f"{prefix}output_norm.gamma", f"{prefix}output_norm.beta"]
+        names += block_tensor_names(f"layers.{index}.")
     return names + ["pooler.kernel", "pooler.bias"]
+
+
+def block_tensor_names(prefix: str) -> list[str]:
+    """The canonical names of one transformer block's tensors (BERT's and GPT-2's).
+
+    `attention_norm` is the attention sub-layer's layer norm and
+    `output_norm` the feed-forward's, after the sub-layer (BERT) or before
+    it (GPT-2, pre-LN).
+    """
+    names = []
+    for projection in ("query", "key", "value", "output"):
+        names += [f"{prefix}attention.{projection}.kernel", f"{prefix}attention.{projection}.bias"]
+    names += [f"{prefix}attention_norm.gamma", f"{prefix}attention_norm.beta"]
+    names += [f"{prefix}intermediate.kernel", f"{prefix}intermediate.bias"]
+    names += [f"{prefix}output.kernel", f"{prefix}output.bias"]
+    return names + [f"{prefix}output_norm.gamma", f"{prefix}output_norm.beta"]
 
 
 MASKED_LM_TENSORS = (
@@ -172,20 +205,27 @@ def _encoder_variables(encoder) -> dict:
         "pooler.bias": encoder.pooler.bias,
     }
     for index, block in enumerate(encoder.blocks):
-        prefix = f"layers.{index}."
-        attention = block.self_attention
-        for projection in ("query", "key", "value", "output"):
-            variables[f"{prefix}attention.{projection}.kernel"] = getattr(attention, f"{projection}_kernel")
-            variables[f"{prefix}attention.{projection}.bias"] = getattr(attention, f"{projection}_bias")
-        for name, norm in (("attention_norm", block.self_attention_norm), ("output_norm", block.feed_forward_norm)):
-            variables[f"{prefix}{name}.gamma"] = norm.gamma
-            variables[f"{prefix}{name}.beta"] = norm.beta
-        for name, dense in (
-            ("intermediate", block.feed_forward.intermediate_dense),
-            ("output", block.feed_forward.output_dense),
-        ):
-            variables[f"{prefix}{name}.kernel"] = dense.kernel
-            variables[f"{prefix}{name}.bias"] = dense.bias
+        variables.update(block_variables(block, f"layers.{index}."))
+    return variables
+
+
+def block_variables(block, prefix: str) -> dict:
+    """Canonical name (`block_tensor_names`) -> the variable of a
+    `TransformerEncoderBlock` or `TransformerDecoderBlock` (self-attention only)."""
+    variables = {}
+    attention = block.self_attention
+    for projection in ("query", "key", "value", "output"):
+        variables[f"{prefix}attention.{projection}.kernel"] = getattr(attention, f"{projection}_kernel")
+        variables[f"{prefix}attention.{projection}.bias"] = getattr(attention, f"{projection}_bias")
+    for name, norm in (("attention_norm", block.self_attention_norm), ("output_norm", block.feed_forward_norm)):
+        variables[f"{prefix}{name}.gamma"] = norm.gamma
+        variables[f"{prefix}{name}.beta"] = norm.beta
+    for name, dense in (
+        ("intermediate", block.feed_forward.intermediate_dense),
+        ("output", block.feed_forward.output_dense),
+    ):
+        variables[f"{prefix}{name}.kernel"] = dense.kernel
+        variables[f"{prefix}{name}.bias"] = dense.bias
     return variables
 
 
@@ -214,13 +254,18 @@ def check_vocabulary(checkpoint: BertCheckpoint) -> None:
         )
 
 
-def _assign(variables: dict, checkpoint: BertCheckpoint, names) -> None:
-    """Check every tensor first (missing, shape), then assign them all."""
+def assign(variables: dict, checkpoint, names, hint=None) -> None:
+    """Check every tensor of `checkpoint` (a `BertCheckpoint` or
+    `GPT2Checkpoint`) first (missing, shape), then assign them all.
+
+    `hint(name)` says in words what a missing canonical tensor is.
+    """
+    hint = hint or _hint
     values = []
     for name in names:
         tensor = checkpoint.tensors.get(name)
         if tensor is None:
-            raise ConversionError(f"{checkpoint.weights_file}: missing tensor for {name} ({_hint(name)}).")
+            raise ConversionError(f"{checkpoint.weights_file}: missing tensor for {name} ({hint(name)}).")
         variable = variables[name]
         expected = tuple(variable.shape)
         if tuple(tensor.value.shape) != expected:
@@ -247,15 +292,15 @@ def _hint(name: str) -> str:
 
 def load_encoder_weights(encoder, checkpoint: BertCheckpoint) -> None:
     """Set every weight of a built `BertEncoder` from `checkpoint`."""
-    _assign(_encoder_variables(encoder), checkpoint, encoder_tensor_names(encoder.num_layers))
+    assign(_encoder_variables(encoder), checkpoint, encoder_tensor_names(encoder.num_layers))
 
 
 def load_masked_lm_weights(model, checkpoint: BertCheckpoint) -> None:
     """Set a `BertMaskedLM`'s head from `checkpoint` (the output projection is
     the tied token embedding, set with the encoder)."""
-    _assign(_masked_lm_variables(model), checkpoint, MASKED_LM_TENSORS)
+    assign(_masked_lm_variables(model), checkpoint, MASKED_LM_TENSORS)
 
 
 def load_classifier_weights(model, checkpoint: BertCheckpoint) -> None:
     """Set a `BertClassifier`'s output layer from `checkpoint`."""
-    _assign(_classifier_variables(model), checkpoint, CLASSIFIER_TENSORS)
+    assign(_classifier_variables(model), checkpoint, CLASSIFIER_TENSORS)

@@ -1,12 +1,14 @@
-"""The `from_pretrained` classmethods' work: a `BertCheckpoint` into a built model."""
+"""The `from_pretrained` classmethods' work: a `BertCheckpoint` or
+`GPT2Checkpoint` into a built model."""
 
 from __future__ import annotations
 
 import warnings
 
-from keras_attention.convert import _bert_mapping
+from keras_attention.convert import _bert_mapping, _gpt2_mapping
 from keras_attention.convert._bert_mapping import BertCheckpoint, ConversionError
-from keras_attention.convert.checkpoint import read_bert_checkpoint
+from keras_attention.convert._gpt2_mapping import GPT2Checkpoint
+from keras_attention.convert.checkpoint import read_bert_checkpoint, read_gpt2_checkpoint
 
 # What `from_pretrained` may change: nothing that alters the weights' shapes.
 ADJUSTABLE = ("dropout", "dtype", "name", "trainable")
@@ -20,14 +22,18 @@ def _checkpoint(source) -> BertCheckpoint:
 # them here would make `keras_attention.models` and this module import each other.
 
 
-def bert_encoder(encoder_class, source, **overrides):
-    """A `BertEncoder` (`encoder_class`) with the checkpoint's architecture and weights."""
+def _check_overrides(overrides: dict) -> None:
     unknown = sorted(set(overrides) - set(ADJUSTABLE))
     if unknown:
         raise ValueError(
             f"`from_pretrained` takes the architecture from the checkpoint; it can only "
             f"set {', '.join(ADJUSTABLE)}. Received: {', '.join(unknown)}"
         )
+
+
+def bert_encoder(encoder_class, source, **overrides):
+    """A `BertEncoder` (`encoder_class`) with the checkpoint's architecture and weights."""
+    _check_overrides(overrides)
     checkpoint = _checkpoint(source)
     encoder = encoder_class(**{**checkpoint.config, **overrides})
     _bert_mapping.load_encoder_weights(encoder, checkpoint)
@@ -76,3 +82,13 @@ def bert_classifier(model_class, encoder_class, source, num_classes: int | None 
             stacklevel=3,
         )
     return model
+
+
+def gpt_decoder(decoder_class, source, **overrides):
+    """A `GPTDecoder` (`decoder_class`) with a GPT-2 checkpoint's architecture
+    and weights; its output projection is the tied token embedding."""
+    _check_overrides(overrides)
+    checkpoint = source if isinstance(source, GPT2Checkpoint) else read_gpt2_checkpoint(source)
+    decoder = decoder_class(**{**checkpoint.config, **overrides})
+    _gpt2_mapping.load_decoder_weights(decoder, checkpoint)
+    return decoder

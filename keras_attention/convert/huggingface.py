@@ -1,4 +1,5 @@
-"""Read a Hugging Face BERT checkpoint directory: `config.json`, `model.safetensors`, `vocab.txt`.
+"""Read a Hugging Face checkpoint directory: BERT (`config.json`,
+`model.safetensors`, `vocab.txt`) or GPT-2 (`vocab.json` + `merges.txt`).
 
 Parameter names are those of `transformers`' `BertModel` (`embeddings.*`,
 `encoder.layer.N.*`, `pooler.dense.*`), with the `bert.` prefix of the task
@@ -7,6 +8,13 @@ models (`BertForMaskedLM`, `BertForPreTraining`,
 `classifier.*`. Linear weights are stored `(out, in)` and are transposed to
 Keras's `(in, out)`. Old TensorFlow-converted checkpoints name layer-norm
 weights `gamma` / `beta`; both spellings are read.
+
+GPT-2's names are those of `transformers`' `GPT2Model` (`wte`, `wpe`,
+`h.N.*`, `ln_f`), with the `transformer.` prefix of `GPT2LMHeadModel`, whose
+`lm_head.weight`, when stored, is the token embedding (tied). GPT-2's linear
+layers are `Conv1D`s, stored `(in, out)` as Keras stores them, and its
+attention projects queries, keys and values with one `c_attn` matrix
+`(hidden, 3 * hidden)`, split here.
 """
 
 from __future__ import annotations
@@ -19,15 +27,20 @@ from keras_attention.convert._bert_mapping import (
     BertCheckpoint,
     ConversionError,
     SourceTensor,
+    config_arguments,
     encoder_config,
+    read_config_file,
     read_json,
     read_vocabulary,
 )
+from keras_attention.convert._gpt2_mapping import END_OF_TEXT, GPT2_ARCHITECTURE, GPT2Checkpoint
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 VOCABULARY_FILE = "vocab.txt"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+GPT2_VOCABULARY_FILE = "vocab.json"
+GPT2_MERGES_FILE = "merges.txt"
 
 
 # BertEncoder argument -> the key of Hugging Face's BertConfig.
@@ -50,11 +63,8 @@ def is_huggingface_directory(path: str) -> bool:
 
 def _encoder_config(config: dict, path: str) -> dict:
     if config.get("model_type") != "bert":
-        architectures = config.get("architectures")
-        raise ConversionError(
-            f"{path} describes a {config.get('model_type')!r} model"
-            + (f" ({', '.join(architectures)})" if architectures else "")
-            + "; only BERT checkpoints (model_type 'bert') convert to BertEncoder."
+        raise architecture_error(
+            config, path, "only BERT checkpoints (model_type 'bert') convert to BertEncoder."
         )
     activation = config.get("hidden_act", "gelu")
     if activation != "gelu":
@@ -94,9 +104,10 @@ def _label_names(config: dict) -> list[str] | None:
 
 
 class _Tensors:
-    """The tensors of `model.safetensors`, found with or without the `bert.` prefix."""
+    """The tensors of `model.safetensors`, found with or without the task
+    model's prefix (`bert.`, `transformer.`)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, prefix: str = "bert."):
         try:
             from safetensors.numpy import load_file
         except ImportError:
@@ -109,7 +120,7 @@ class _Tensors:
         except Exception as error:  # the package raises its own error types
             raise ConversionError(f"{path} cannot be read as safetensors: {error}") from None
         self.path = path
-        self.prefix = "bert." if any(name.startswith("bert.") for name in self.tensors) else ""
+        self.prefix = prefix if any(name.startswith(prefix) for name in self.tensors) else ""
         norm_names = ("LayerNorm.gamma", "LayerNorm.beta")
         self.old_norm_names = f"{self.prefix}embeddings.{norm_names[0]}" in self.tensors
 
@@ -135,14 +146,19 @@ class _Tensors:
     def has(self, name: str, encoder: bool = True) -> bool:
         return self.name(name, encoder) in self.tensors
 
+    def check_tied(self, name: str, embedding: SourceTensor, what: str) -> None:
+        """A stored output projection `name` (a head's, no prefix) must equal
+        the token embedding: the models tie them."""
+        if self.has(name, encoder=False) and not np.array_equal(
+            self.get(name, encoder=False).value, embedding.value
+        ):
+            raise ConversionError(f"{self.path}: tensor {self.name(name, False)!r} differs from {what}.")
+
 
 def read_huggingface(directory: str) -> BertCheckpoint:
     """A Hugging Face BERT checkpoint directory as a `BertCheckpoint`."""
     directory = os.fspath(directory)
-    config_path = os.path.join(directory, CONFIG_FILE)
-    if not os.path.isfile(config_path):
-        raise ConversionError(f"{directory} has no {CONFIG_FILE}: not a Hugging Face checkpoint directory.")
-    config = read_json(config_path)
+    config_path, config = read_config_file(directory, CONFIG_FILE, "a Hugging Face checkpoint directory")
     encoder_config = _encoder_config(config, config_path)
     vocabulary_file = os.path.join(directory, VOCABULARY_FILE)
     if not os.path.isfile(vocabulary_file):
@@ -195,14 +211,10 @@ def read_huggingface(directory: str) -> BertCheckpoint:
                 "mlm.output_bias": source.get("cls.predictions.bias", encoder=False),
             }
         )
-    decoder = "cls.predictions.decoder.weight"
-    if source.has(decoder, encoder=False) and not np.array_equal(
-        source.get(decoder, encoder=False).value, tensors["embeddings.token"].value
-    ):
-        raise ConversionError(
-            f"{source.path}: tensor {source.name(decoder, False)!r} differs from the word "
-            "embeddings; BertMaskedLM ties its output projection to them."
-        )
+    source.check_tied(
+        "cls.predictions.decoder.weight", tensors["embeddings.token"],
+        "the word embeddings; BertMaskedLM ties its output projection to them",
+    )
     label_names = None
     if source.has("classifier.weight", encoder=False):
         tensors["classifier.kernel"] = source.get("classifier.weight", True, False)
@@ -221,4 +233,181 @@ def read_huggingface(directory: str) -> BertCheckpoint:
         tensors=tensors,
         weights_file=source.path,
         label_names=label_names,
+    )
+
+
+# === GPT-2 ===
+
+# GPTDecoder argument -> the key of Hugging Face's GPT2Config.
+_GPT2_CONFIG_NAMES = {
+    "vocabulary_size": "vocab_size",
+    "num_layers": "n_layer",
+    "num_heads": "n_head",
+    "hidden_dim": "n_embd",
+    "max_sequence_length": "n_positions",
+    "dropout": "resid_pdrop",
+    "norm_epsilon": "layer_norm_epsilon",
+}
+# (argument, type, default when the config leaves it out; None: required),
+# the defaults of GPT2Config.
+_GPT2_ARGUMENTS = (
+    ("vocabulary_size", int, None),
+    ("num_layers", int, None),
+    ("num_heads", int, None),
+    ("hidden_dim", int, None),
+    ("max_sequence_length", int, 1024),
+    ("dropout", float, 0.1),
+    ("norm_epsilon", float, 1e-5),
+)
+# Hugging Face's `activation_function` -> FeedForward's activation.
+_GPT2_ACTIVATIONS = {
+    "gelu_new": "gelu_approximate",
+    "gelu_pytorch_tanh": "gelu_approximate",
+    "gelu": "gelu",
+    "relu": "relu",
+}
+
+
+def is_gpt2_config(config: dict) -> bool:
+    return config.get("model_type") == "gpt2"
+
+
+def architecture_error(config: dict, path: str, expected: str) -> ConversionError:
+    architectures = config.get("architectures")
+    return ConversionError(
+        f"{path} describes a {config.get('model_type')!r} model"
+        + (f" ({', '.join(architectures)})" if architectures else "")
+        + f"; {expected}"
+    )
+
+
+def _gpt2_config(config: dict, path: str) -> dict:
+    if not is_gpt2_config(config):
+        raise architecture_error(
+            config, path, "only GPT-2 checkpoints (model_type 'gpt2') convert to GPTDecoder."
+        )
+    activation = config.get("activation_function", "gelu_new")
+    if activation not in _GPT2_ACTIVATIONS:
+        raise ConversionError(
+            f"{path}: activation_function={activation!r} is not supported; GPTDecoder "
+            f"computes {', '.join(sorted(_GPT2_ACTIVATIONS))}."
+        )
+    for key, supported in (
+        ("scale_attn_weights", True),
+        ("scale_attn_by_inverse_layer_idx", False),
+        ("add_cross_attention", False),
+    ):
+        if bool(config.get(key, supported)) != supported:
+            raise ConversionError(
+                f"{path}: {key}={config[key]!r} is not supported; GPTDecoder is GPT-2 with "
+                f"{key}={supported}."
+            )
+    arguments = config_arguments(config, _GPT2_ARGUMENTS, _GPT2_CONFIG_NAMES, path, "a GPT-2 config")
+    inner = config.get("n_inner")
+    try:
+        arguments["intermediate_dim"] = 4 * arguments["hidden_dim"] if inner is None else int(inner)
+    except (TypeError, ValueError):
+        raise ConversionError(f"{path}: 'n_inner' must be an integer or null. Received: {inner!r}") from None
+    return {**arguments, **GPT2_ARCHITECTURE, "activation": _GPT2_ACTIVATIONS[activation]}
+
+
+def read_bpe_files(vocabulary_file: str, merges_file: str, directory: str) -> tuple[dict | None, list | None]:
+    """A byte-level BPE vocabulary (token -> id, from JSON) and merge rules,
+    or `(None, None)` when neither file is there."""
+    have = [os.path.isfile(vocabulary_file), os.path.isfile(merges_file)]
+    if not any(have):
+        return None, None
+    if not all(have):
+        missing = merges_file if have[0] else vocabulary_file
+        raise ConversionError(
+            f"{directory}: {os.path.basename(missing)} is missing; a GPT-2 tokenizer needs "
+            "both the vocabulary and the merge rules."
+        )
+    vocabulary = read_json(vocabulary_file)
+    if not all(isinstance(token_id, int) and not isinstance(token_id, bool) for token_id in vocabulary.values()):
+        raise ConversionError(f"{vocabulary_file} must map each token to an integer id.")
+    with open(merges_file, encoding="utf-8") as file:
+        # Hugging Face's merges.txt starts with "#version: ..."; a rule is "a b".
+        merges = [line.rstrip("\r") for line in file.read().split("\n")]
+    merges = [rule for rule in merges if rule and not rule.startswith("#version")]
+    for number, rule in enumerate(merges, 1):
+        if len(rule.split(" ")) != 2:
+            raise ConversionError(f"{merges_file}: rule {number} {rule!r} is not two tokens.")
+    return vocabulary, merges
+
+
+def _split_attention(source, name: str, hidden: int, tensors: dict, ours: str, kind: str) -> None:
+    """`c_attn`'s `(hidden, 3 * hidden)` kernel or `(3 * hidden,)` bias as
+    query, key and value."""
+    tensor = source.get(name)
+    expected = (hidden, 3 * hidden) if kind == "kernel" else (3 * hidden,)
+    if tuple(tensor.value.shape) != expected:
+        raise ConversionError(
+            f"{source.path}: tensor {tensor.name!r} has shape {tuple(tensor.value.shape)}; "
+            f"expected {expected} (query, key and value side by side, (in, out)) for the "
+            "architecture in the checkpoint's config."
+        )
+    for index, projection in enumerate(("query", "key", "value")):
+        part = tensor.value[..., index * hidden : (index + 1) * hidden]
+        tensors[f"{ours}attention.{projection}.{kind}"] = SourceTensor(tensor.name, part)
+
+
+def read_huggingface_gpt2(directory: str) -> GPT2Checkpoint:
+    """A Hugging Face GPT-2 checkpoint directory as a `GPT2Checkpoint`."""
+    directory = os.fspath(directory)
+    config_path, config = read_config_file(directory, CONFIG_FILE, "a Hugging Face checkpoint directory")
+    decoder_config = _gpt2_config(config, config_path)
+    vocabulary_file = os.path.join(directory, GPT2_VOCABULARY_FILE)
+    vocabulary, merges = read_bpe_files(
+        vocabulary_file, os.path.join(directory, GPT2_MERGES_FILE), directory
+    )
+
+    source = _Tensors(os.path.join(directory, WEIGHTS_FILE), prefix="transformer.")
+    hidden = decoder_config["hidden_dim"]
+    tensors = {
+        "embeddings.token": source.get("wte.weight"),
+        "embeddings.position": source.get("wpe.weight"),
+        "final_norm.gamma": source.get("ln_f.weight"),
+        "final_norm.beta": source.get("ln_f.bias"),
+    }
+    for index in range(decoder_config["num_layers"]):
+        hf, ours = f"h.{index}.", f"layers.{index}."
+        _split_attention(source, f"{hf}attn.c_attn.weight", hidden, tensors, ours, "kernel")
+        _split_attention(source, f"{hf}attn.c_attn.bias", hidden, tensors, ours, "bias")
+        for name, hf_name in (
+            ("attention.output", "attn.c_proj"),
+            ("intermediate", "mlp.c_fc"),
+            ("output", "mlp.c_proj"),
+        ):
+            # Conv1D: (in, out) already.
+            tensors[f"{ours}{name}.kernel"] = source.get(f"{hf}{hf_name}.weight")
+            tensors[f"{ours}{name}.bias"] = source.get(f"{hf}{hf_name}.bias")
+        for name, hf_name in (("attention_norm", "ln_1"), ("output_norm", "ln_2")):
+            tensors[f"{ours}{name}.gamma"] = source.get(f"{hf}{hf_name}.weight")
+            tensors[f"{ours}{name}.beta"] = source.get(f"{hf}{hf_name}.bias")
+    next_layer = f"h.{decoder_config['num_layers']}.ln_1.weight"
+    if source.has(next_layer):
+        raise ConversionError(
+            f"{source.path}: tensor {source.name(next_layer)!r} is beyond n_layer="
+            f"{decoder_config['num_layers']} in {config_path}: the config does not match the weights."
+        )
+    source.check_tied(
+        "lm_head.weight", tensors["embeddings.token"],
+        "the token embedding (wte); GPTDecoder ties its output projection to it",
+    )
+    end_token_id = None
+    if vocabulary is not None and END_OF_TEXT in vocabulary:
+        end_token_id = vocabulary[END_OF_TEXT]
+    elif isinstance(config.get("eos_token_id"), int):
+        end_token_id = config["eos_token_id"]
+    return GPT2Checkpoint(
+        source=directory,
+        format="huggingface",
+        config=decoder_config,
+        tensors=tensors,
+        weights_file=source.path,
+        vocabulary=vocabulary,
+        merges=merges,
+        vocabulary_file=vocabulary_file,
+        end_token_id=end_token_id,
     )

@@ -1,5 +1,7 @@
-"""Read a keras-hub BERT preset directory, as `BertBackbone.save_to_preset` writes it
-(or `BertMaskedLM` / `BertTextClassifier.save_to_preset`, with their heads).
+"""Read a keras-hub preset directory, as `BertBackbone.save_to_preset` writes it
+(or `BertMaskedLM` / `BertTextClassifier.save_to_preset`, with their heads), or
+`GPT2Backbone.save_to_preset` (or `GPT2CausalLM`'s, whose head is the tied
+token embedding).
 
 The directory holds `config.json` (the backbone's class and config),
 `model.weights.h5` (Keras's weights file, read here with h5py: keras-hub need
@@ -10,6 +12,12 @@ named after their classes, in the order `BertBackbone` creates them:
 (segments), `layer_normalization`, `transformer_encoder[_N]` and `dense`
 (the pooler). Attention kernels are stored per head, `(hidden, heads,
 head_dim)`, and are flattened to `(hidden, heads * head_dim)`.
+
+A `GPT2Backbone`'s layers are `reversible_embedding` (tokens, also the output
+projection), `position_embedding`, `transformer_decoder[_N]` (the sub-layers
+named as the encoder's) and `layer_normalization` (the final norm); its
+tokenizer (`GPT2Tokenizer.save_to_preset`) writes
+`assets/tokenizer/vocabulary.json` and `assets/tokenizer/merges.txt`.
 """
 
 from __future__ import annotations
@@ -22,10 +30,14 @@ from keras_attention.convert._bert_mapping import (
     BertCheckpoint,
     ConversionError,
     SourceTensor,
+    config_arguments,
     encoder_config,
+    read_config_file,
     read_json,
     read_vocabulary,
 )
+from keras_attention.convert._gpt2_mapping import END_OF_TEXT, GPT2_ARCHITECTURE, GPT2Checkpoint
+from keras_attention.convert.huggingface import read_bpe_files
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -33,6 +45,8 @@ TOKENIZER_CONFIG_FILE = "tokenizer.json"
 VOCABULARY_FILE = os.path.join("assets", "tokenizer", "vocabulary.txt")
 TASK_CONFIG_FILE = "task.json"
 TASK_WEIGHTS_FILE = "task.weights.h5"
+GPT2_VOCABULARY_FILE = os.path.join("assets", "tokenizer", "vocabulary.json")
+GPT2_MERGES_FILE = os.path.join("assets", "tokenizer", "merges.txt")
 
 
 # The BertBackbone arguments, named as BertEncoder's.
@@ -85,6 +99,49 @@ class _Weights:
         self.file.close()
 
 
+def _block_tensors(weights: _Weights, layer: str, num_layers: int, config_path: str) -> dict:
+    """The tensors of keras-hub's `TransformerEncoder`s or `TransformerDecoder`s
+    (`layer`, `layer_1`, ...), canonical names (`block_tensor_names`)."""
+    tensors = {}
+    for index in range(num_layers):
+        block = layer + (f"_{index}" if index else "")
+        ours = f"layers.{index}."
+        attention = f"{block}/_self_attention_layer"
+        for projection in ("query", "key", "value"):
+            # (hidden, heads, head_dim) -> (hidden, heads * head_dim)
+            kernel = weights.get(f"{attention}/{projection}_dense", 0)
+            tensors[f"{ours}attention.{projection}.kernel"] = SourceTensor(
+                kernel.name, kernel.value.reshape(kernel.value.shape[0], -1)
+            )
+            bias = weights.get(f"{attention}/{projection}_dense", 1)
+            tensors[f"{ours}attention.{projection}.bias"] = SourceTensor(bias.name, bias.value.reshape(-1))
+        # (heads, head_dim, hidden) -> (heads * head_dim, hidden)
+        kernel = weights.get(f"{attention}/output_dense", 0)
+        tensors[f"{ours}attention.output.kernel"] = SourceTensor(
+            kernel.name, kernel.value.reshape(-1, kernel.value.shape[-1])
+        )
+        tensors[f"{ours}attention.output.bias"] = weights.get(f"{attention}/output_dense", 1)
+        for name, sublayer in (
+            ("attention_norm", "_self_attention_layer_norm"),
+            ("output_norm", "_feedforward_layer_norm"),
+        ):
+            tensors[f"{ours}{name}.gamma"] = weights.get(f"{block}/{sublayer}", 0)
+            tensors[f"{ours}{name}.beta"] = weights.get(f"{block}/{sublayer}", 1)
+        for name, sublayer in (
+            ("intermediate", "_feedforward_intermediate_dense"),
+            ("output", "_feedforward_output_dense"),
+        ):
+            tensors[f"{ours}{name}.kernel"] = weights.get(f"{block}/{sublayer}", 0)
+            tensors[f"{ours}{name}.bias"] = weights.get(f"{block}/{sublayer}", 1)
+    extra = f"{layer}_{num_layers}"
+    if weights.has(extra):
+        raise ConversionError(
+            f"{weights.path}: layer {extra!r} is beyond num_layers={num_layers} "
+            f"in {config_path}: the config does not match the weights."
+        )
+    return tensors
+
+
 def _vocabulary(directory: str) -> tuple[list[str], str, bool]:
     vocabulary_file = os.path.join(directory, VOCABULARY_FILE)
     if not os.path.isfile(vocabulary_file):
@@ -103,10 +160,8 @@ def _vocabulary(directory: str) -> tuple[list[str], str, bool]:
 def read_keras_hub(directory: str) -> BertCheckpoint:
     """A keras-hub `BertBackbone` preset directory as a `BertCheckpoint`."""
     directory = os.fspath(directory)
-    config_path = os.path.join(directory, CONFIG_FILE)
-    if not os.path.isfile(config_path):
-        raise ConversionError(f"{directory} has no {CONFIG_FILE}: not a keras-hub preset directory.")
-    config = _encoder_config(read_json(config_path), config_path)
+    config_path, preset = read_config_file(directory, CONFIG_FILE, "a keras-hub preset directory")
+    config = _encoder_config(preset, config_path)
     vocabulary, vocabulary_file, lower_case = _vocabulary(directory)
     weights = _Weights(os.path.join(directory, WEIGHTS_FILE))
     try:
@@ -119,42 +174,7 @@ def read_keras_hub(directory: str) -> BertCheckpoint:
             "pooler.kernel": weights.get("dense", 0),
             "pooler.bias": weights.get("dense", 1),
         }
-        for index in range(config["num_layers"]):
-            block = "transformer_encoder" + (f"_{index}" if index else "")
-            ours = f"layers.{index}."
-            attention = f"{block}/_self_attention_layer"
-            for projection in ("query", "key", "value"):
-                # (hidden, heads, head_dim) -> (hidden, heads * head_dim)
-                kernel = weights.get(f"{attention}/{projection}_dense", 0)
-                tensors[f"{ours}attention.{projection}.kernel"] = SourceTensor(
-                    kernel.name, kernel.value.reshape(kernel.value.shape[0], -1)
-                )
-                bias = weights.get(f"{attention}/{projection}_dense", 1)
-                tensors[f"{ours}attention.{projection}.bias"] = SourceTensor(bias.name, bias.value.reshape(-1))
-            # (heads, head_dim, hidden) -> (heads * head_dim, hidden)
-            kernel = weights.get(f"{attention}/output_dense", 0)
-            tensors[f"{ours}attention.output.kernel"] = SourceTensor(
-                kernel.name, kernel.value.reshape(-1, kernel.value.shape[-1])
-            )
-            tensors[f"{ours}attention.output.bias"] = weights.get(f"{attention}/output_dense", 1)
-            for name, layer in (
-                ("attention_norm", "_self_attention_layer_norm"),
-                ("output_norm", "_feedforward_layer_norm"),
-            ):
-                tensors[f"{ours}{name}.gamma"] = weights.get(f"{block}/{layer}", 0)
-                tensors[f"{ours}{name}.beta"] = weights.get(f"{block}/{layer}", 1)
-            for name, layer in (
-                ("intermediate", "_feedforward_intermediate_dense"),
-                ("output", "_feedforward_output_dense"),
-            ):
-                tensors[f"{ours}{name}.kernel"] = weights.get(f"{block}/{layer}", 0)
-                tensors[f"{ours}{name}.bias"] = weights.get(f"{block}/{layer}", 1)
-        extra = f"transformer_encoder_{config['num_layers']}"
-        if weights.has(extra):
-            raise ConversionError(
-                f"{weights.path}: layer {extra!r} is beyond num_layers={config['num_layers']} "
-                f"in {config_path}: the config does not match the weights."
-            )
+        tensors.update(_block_tensors(weights, "transformer_encoder", config["num_layers"], config_path))
     finally:
         weights.close()
     head_tensors, label_names = _task_tensors(directory)
@@ -207,3 +227,64 @@ def _task_tensors(directory: str) -> tuple[dict, list | None]:
         return tensors, [f"LABEL_{index}" for index in range(kernel.value.shape[-1])]
     finally:
         weights.close()
+
+
+# === GPT-2 ===
+
+# The GPT2Backbone arguments, named as GPTDecoder's. keras-hub's GPT2Backbone
+# fixes the rest: epsilon 1e-5, the tanh GELU (`GPT2_ARCHITECTURE`).
+_GPT2_ARGUMENTS = (
+    ("vocabulary_size", int, None),
+    ("num_layers", int, None),
+    ("num_heads", int, None),
+    ("hidden_dim", int, None),
+    ("intermediate_dim", int, None),
+    ("max_sequence_length", int, 1024),
+    ("dropout", float, 0.1),
+)
+
+
+def is_keras_hub_gpt2(preset: dict) -> bool:
+    return preset.get("class_name") == "GPT2Backbone"
+
+
+def _gpt2_config(preset: dict, path: str) -> dict:
+    if not is_keras_hub_gpt2(preset):
+        raise ConversionError(
+            f"{path} describes a keras-hub {preset.get('class_name')!r}; only GPT2Backbone "
+            "presets convert to GPTDecoder."
+        )
+    names = {name: name for name, _, _ in _GPT2_ARGUMENTS}
+    arguments = config_arguments(preset.get("config", {}), _GPT2_ARGUMENTS, names, path, "a GPT2Backbone config")
+    return {**arguments, "norm_epsilon": 1e-5, **GPT2_ARCHITECTURE}
+
+
+def read_keras_hub_gpt2(directory: str) -> GPT2Checkpoint:
+    """A keras-hub `GPT2Backbone` preset directory as a `GPT2Checkpoint`."""
+    directory = os.fspath(directory)
+    config_path, preset = read_config_file(directory, CONFIG_FILE, "a keras-hub preset directory")
+    config = _gpt2_config(preset, config_path)
+    vocabulary_file = os.path.join(directory, GPT2_VOCABULARY_FILE)
+    vocabulary, merges = read_bpe_files(vocabulary_file, os.path.join(directory, GPT2_MERGES_FILE), directory)
+    weights = _Weights(os.path.join(directory, WEIGHTS_FILE))
+    try:
+        tensors = {
+            "embeddings.token": weights.get("reversible_embedding", 0),
+            "embeddings.position": weights.get("position_embedding", 0),
+            "final_norm.gamma": weights.get("layer_normalization", 0),
+            "final_norm.beta": weights.get("layer_normalization", 1),
+        }
+        tensors.update(_block_tensors(weights, "transformer_decoder", config["num_layers"], config_path))
+    finally:
+        weights.close()
+    return GPT2Checkpoint(
+        source=directory,
+        format="keras_hub",
+        config=config,
+        tensors=tensors,
+        weights_file=weights.path,
+        vocabulary=vocabulary,
+        merges=merges,
+        vocabulary_file=vocabulary_file,
+        end_token_id=None if vocabulary is None else vocabulary.get(END_OF_TEXT),
+    )

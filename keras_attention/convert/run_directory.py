@@ -1,12 +1,14 @@
 """`keras-attention convert`: a checkpoint as a run directory.
 
-The run holds what `keras-attention attention`, `export` and `serve` need,
-as `train` lays it out (see `keras_attention.training.run`):
+The run holds what `keras-attention attention`, `generate`, `export` and
+`serve` need, as `train` lays it out (see `keras_attention.training.run`):
 
-    recipe.toml        task `masked_lm` (a checkpoint with or without its
-                       masked-LM head) or `classification` (a checkpoint with
-                       a classification head); model size in model.overrides
-    tokenizer/         the checkpoint's vocab.txt as it is
+    recipe.toml        task `masked_lm` (a BERT checkpoint with or without its
+                       masked-LM head), `classification` (a BERT checkpoint
+                       with a classification head) or `language_model`
+                       (GPT-2); model size in model.overrides
+    tokenizer/         the checkpoint's vocab.txt (BERT), or vocab.json and
+                       merges.txt (GPT-2), as they are
     label_names.json   classification only
     model.keras        the converted model
 
@@ -24,36 +26,70 @@ import shutil
 from pathlib import Path
 
 from keras_attention._files import DirectoryLock, remove_stale_scratch, scratch_path, write_text_atomically
-from keras_attention.convert.checkpoint import load_bert_tokenizer, read_bert_checkpoint
-from keras_attention.models import BertClassifier, BertMaskedLM
+from keras_attention.convert._bert_mapping import ConversionError
+from keras_attention.convert._gpt2_mapping import GPT2Checkpoint
+from keras_attention.convert.checkpoint import load_bert_tokenizer, read_checkpoint
+from keras_attention.models import BertClassifier, BertMaskedLM, GPTDecoder
 from keras_attention.training.recipe import dump_recipe, validate_recipe
 from keras_attention.training.run import _install, _is_run
 
 _SCRATCH = "convert"
 
 
+# A converted GPT-2 run's `generate`: at most this many new tokens by default
+# (the rest of the model's length holds the prompt).
+MAX_NEW_TOKENS = 32
+
+
 def _recipe(checkpoint, kind: str) -> str:
     config = checkpoint.config
-    overrides = {key: value for key, value in config.items() if key != "vocabulary_size"}
-    recipe = validate_recipe(
-        {
-            "task": {"kind": kind},
-            "data": {
-                # No data: the run was converted, not trained.
-                "source": f"converted:{os.path.abspath(checkpoint.source)}",
-                "vocabulary_size": config["vocabulary_size"],
-                "lower_case": checkpoint.lower_case,
-                "max_length": config["max_sequence_length"],
-            },
-            "model": {"preset": "bert_base", "overrides": overrides},
-        }
-    )
+    # TOML has no None: such arguments (GPT-2's pad_token_id) are named in a comment.
+    overrides = {
+        key: value for key, value in config.items() if key != "vocabulary_size" and value is not None
+    }
+    unset = sorted(key for key, value in config.items() if value is None)
+    data = {
+        # No data: the run was converted, not trained.
+        "source": f"converted:{os.path.abspath(checkpoint.source)}",
+        "vocabulary_size": config["vocabulary_size"],
+        "lower_case": getattr(checkpoint, "lower_case", False),
+        "max_length": config["max_sequence_length"],
+    }
+    tables = {"task": {"kind": kind}, "data": data}
+    preset = "bert_base"
+    if kind == "language_model":
+        preset = "gpt2_small"
+        # Prompts keep their first `max_length` ids, and the model's length
+        # holds a prompt plus the new tokens.
+        new_tokens = min(MAX_NEW_TOKENS, config["max_sequence_length"] // 2)
+        data["max_length"] = config["max_sequence_length"] - new_tokens
+        tables["evaluation"] = {"max_new_tokens": new_tokens}
+    tables["model"] = {"preset": preset, "overrides": overrides}
+    recipe = validate_recipe(tables)
     header = (
         f"# Converted by `keras-attention convert` from the {checkpoint.format} checkpoint\n"
         f"# {os.path.abspath(checkpoint.source)}: pretrained weights, not trained here.\n"
-        "# [model] is the architecture (bert_base's settings overridden by the checkpoint's).\n\n"
+        f"# [model] is the architecture ({preset}'s settings overridden by the checkpoint's)"
+        + (f"; also {', '.join(f'{key} = None' for key in unset)} (in model.keras;"
+           " TOML cannot write None)" if unset else "")
+        + ".\n\n"
     )
     return header + dump_recipe(recipe)
+
+
+def _gpt2_tokenizer(checkpoint: GPT2Checkpoint):
+    from keras_attention.data import BytePairTokenizer
+
+    if not checkpoint.has_tokenizer:
+        raise ConversionError(
+            f"{checkpoint.source} has no GPT-2 tokenizer (vocab.json and merges.txt, or a keras-hub "
+            "GPT2Tokenizer's assets/tokenizer/): a run needs one. GPTDecoder.from_pretrained "
+            "converts the weights alone."
+        )
+    try:
+        return BytePairTokenizer(checkpoint.vocabulary, checkpoint.merges)
+    except ValueError as error:
+        raise ConversionError(f"{checkpoint.vocabulary_file}: {error}") from None
 
 
 def _check_target(out: Path, overwrite: bool) -> None:
@@ -73,7 +109,7 @@ def _check_target(out: Path, overwrite: bool) -> None:
 
 
 def write_run(source, out, overwrite: bool = False, log=print) -> Path:
-    """Convert the BERT checkpoint in `source` into the run directory `out`.
+    """Convert the BERT or GPT-2 checkpoint in `source` into the run directory `out`.
 
     Args:
         source: a keras-hub preset or Hugging Face checkpoint directory.
@@ -93,11 +129,14 @@ def write_run(source, out, overwrite: bool = False, log=print) -> Path:
 
     out = Path(out)
     _check_target(out, overwrite)
-    checkpoint = read_bert_checkpoint(source)
-    tokenizer = load_bert_tokenizer(checkpoint)
+    checkpoint = read_checkpoint(source)
+    gpt2 = isinstance(checkpoint, GPT2Checkpoint)
+    tokenizer = _gpt2_tokenizer(checkpoint) if gpt2 else load_bert_tokenizer(checkpoint)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if checkpoint.has_classifier_head:
+        if gpt2:
+            kind, model = "language_model", GPTDecoder.from_pretrained(checkpoint)
+        elif checkpoint.has_classifier_head:
             kind, model = "classification", BertClassifier.from_pretrained(checkpoint)
         else:
             kind, model = "masked_lm", BertMaskedLM.from_pretrained(checkpoint)

@@ -26,12 +26,14 @@ from keras_attention.data.readers import (
     read_text,
     read_tfds,
 )
+from keras_attention.data.byte_pair_tokenizer import BytePairTokenizer
 from keras_attention.data.sentencepiece_tokenizer import SentencePieceTokenizer
 from keras_attention.data.tokenizer import RESERVED_TOKENS, WordPieceTokenizer
 from keras_attention.data.tokenizer_registry import load_tokenizer
 
 __all__ = [
     "BertPreprocessor",
+    "BytePairTokenizer",
     "LanguageModelPreprocessor",
     "MalformedDataError",
     "RESERVED_TOKENS",

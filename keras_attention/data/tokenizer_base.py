@@ -89,7 +89,8 @@ class BaseTokenizer(tf.Module):
 
     Subclasses set the class attribute `kind` (the `type` that `save` writes
     to `tokenizer.json`, by which `load_tokenizer` finds the class) and the
-    int (or None) attributes `pad_id` (always 0), `unk_id`, `start_id`,
+    int (or None) attributes `pad_id` (0; None for a vocabulary without
+    padding, GPT-2's byte-level BPE), `unk_id`, `start_id`,
     `end_id`, `mask_id`, `cls_id` and `sep_id`, and implement
     `vocabulary_size`, `save`, `from_saved`, `_id_to_token` (a valid id to
     its token), `_tokenize_batch` (1-D strings to ragged int32 ids) and

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from keras_attention.data.byte_pair_tokenizer import BytePairTokenizer
 from keras_attention.data.sentencepiece_tokenizer import SentencePieceTokenizer
 from keras_attention.data.tokenizer import WordPieceTokenizer
 from keras_attention.data.tokenizer_base import CONFIG_FILE, BaseTokenizer, read_config
@@ -12,19 +13,20 @@ __all__ = ["TOKENIZERS", "load_tokenizer"]
 
 TOKENIZERS: dict[str, type[BaseTokenizer]] = {
     tokenizer_class.kind: tokenizer_class
-    for tokenizer_class in (WordPieceTokenizer, SentencePieceTokenizer)
+    for tokenizer_class in (WordPieceTokenizer, SentencePieceTokenizer, BytePairTokenizer)
 }
 
 
 def load_tokenizer(directory) -> BaseTokenizer:
-    """Loads a tokenizer saved by `WordPieceTokenizer` or `SentencePieceTokenizer`.
+    """Loads a tokenizer saved by `WordPieceTokenizer`, `SentencePieceTokenizer` or
+    `BytePairTokenizer`.
 
     Args:
         directory: path of the directory holding `tokenizer.json`.
 
     Returns:
-        A `WordPieceTokenizer` or a `SentencePieceTokenizer`, as the `type`
-        in `tokenizer.json` says.
+        A `WordPieceTokenizer`, `SentencePieceTokenizer` or
+        `BytePairTokenizer`, as the `type` in `tokenizer.json` says.
 
     Example:
 

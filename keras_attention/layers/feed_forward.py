@@ -10,7 +10,7 @@ from keras_attention.layers._initializers import clone_initializer
 
 __all__ = ["FeedForward"]
 
-ACTIVATIONS = ("relu", "gelu", "swiglu")
+ACTIVATIONS = ("relu", "gelu", "gelu_approximate", "swiglu")
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
@@ -20,13 +20,17 @@ class FeedForward(keras.layers.Layer):
         FFN(x) = act(x W1 + b1) W2 + b2                      (paper §3.3)
         SwiGLU(x) = (silu(x W_gate) * (x W_up)) W2           (Shazeer, 2020)
 
+    `"gelu"` is the exact GELU, `x * Phi(x)` (BERT); `"gelu_approximate"` its
+    tanh approximation, `0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))`,
+    which GPT-2 was trained with (Hugging Face's `"gelu_new"`).
+
     The output has the input's width. For `"swiglu"` the gate and up
     projections run as one fused matrix product.
 
     Args:
         intermediate_dim: int, width of the hidden layer.
-        activation: `"relu"` (default, the paper), `"gelu"` (BERT, GPT-2) or
-            `"swiglu"`.
+        activation: `"relu"` (default, the paper), `"gelu"` (BERT),
+            `"gelu_approximate"` (GPT-2) or `"swiglu"`.
         dropout: float in [0, 1), default 0.0, dropout on the hidden
             activations.
         use_bias: bool, default True.
@@ -52,6 +56,7 @@ class FeedForward(keras.layers.Layer):
     References:
         Vaswani et al., "Attention Is All You Need", 2017, §3.3.
         Shazeer, "GLU Variants Improve Transformer", 2020.
+        Hendrycks and Gimpel, "Gaussian Error Linear Units (GELUs)", 2016, §2.
     """
 
     def __init__(
@@ -105,6 +110,8 @@ class FeedForward(keras.layers.Layer):
             hidden = ops.silu(gate) * up
         elif self.activation == "gelu":
             hidden = ops.gelu(hidden, approximate=False)
+        elif self.activation == "gelu_approximate":
+            hidden = ops.gelu(hidden, approximate=True)
         else:
             hidden = ops.relu(hidden)
         hidden = self._dropout_layer(hidden, training=training)

@@ -23,8 +23,10 @@ POSITIONS = ("sinusoidal", "learned", "rotary", "none")
 class TokenAndPositionEmbedding(keras.layers.Layer):
     """Embeds integer token ids and adds their position.
 
-    Token id 0 is padding: the layer produces an implicit Keras mask
-    `token_ids != 0`, which the attention layers honour.
+    Token id `pad_token_id` (default 0) is padding: the layer produces an
+    implicit Keras mask `token_ids != pad_token_id`, which the attention
+    layers honour. With `pad_token_id=None` (a vocabulary without padding,
+    such as GPT-2's, whose id 0 is "!") it produces no mask.
 
     Args:
         vocabulary_size: int, number of token ids.
@@ -39,6 +41,8 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         embeddings_initializer: default `"uniform"` as in `keras.layers.Embedding`;
             also initialises learned position embeddings (from a copy, so the
             two tables start different).
+        pad_token_id: int or None, default 0, the id masked as padding;
+            None: no mask.
         **kwargs: base `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -73,6 +77,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         position: str = "sinusoidal",
         scale_embeddings: bool = False,
         embeddings_initializer="uniform",
+        pad_token_id: int | None = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -86,6 +91,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.position = _validation.choice("position", position, POSITIONS)
         self.scale_embeddings = bool(scale_embeddings)
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+        self.pad_token_id = _validation.token_id("pad_token_id", pad_token_id, vocabulary_size)
         self.supports_masking = True
         self.token_embedding = keras.layers.Embedding(
             vocabulary_size,
@@ -144,7 +150,9 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
     def compute_mask(self, inputs, mask=None):
         if len(inputs.shape) == 3:  # reverse: logits keep the incoming mask
             return mask
-        return ops.not_equal(inputs, 0)
+        if self.pad_token_id is None:
+            return None
+        return ops.not_equal(inputs, self.pad_token_id)
 
     def get_config(self):
         config = super().get_config()
@@ -155,6 +163,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
                 "embedding_dim": self.embedding_dim,
                 "position": self.position,
                 "scale_embeddings": self.scale_embeddings,
+                "pad_token_id": self.pad_token_id,
                 "embeddings_initializer": keras.initializers.serialize(
                     self.embeddings_initializer
                 ),

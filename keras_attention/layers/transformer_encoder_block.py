@@ -28,7 +28,8 @@ class TransformerEncoderBlock(TransformerBlock):
         dropout: float in [0, 1), default 0.0, residual dropout.
         attention_dropout: float in [0, 1), default 0.0, on attention weights.
         activation_dropout: float in [0, 1), default 0.0, inside the feed-forward.
-        activation: `"relu"` (default), `"gelu"` or `"swiglu"`.
+        activation: `"relu"` (default), `"gelu"`, `"gelu_approximate"`
+            (tanh GELU, GPT-2) or `"swiglu"`.
         normalize_first: bool, default False (post-LN as in the paper).
         norm: `"layer"` (default) or `"rms"`.
         norm_epsilon: float, default 1e-5.

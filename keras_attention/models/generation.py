@@ -109,15 +109,18 @@ class Sampler:
         """What a compiled generate function depends on (not the seed)."""
         return (self.temperature, self.top_k, self.top_p)
 
-    def __call__(self, logits, seed_generator=None):
+    def __call__(self, logits, seed_generator=None, pad_token_id: int | None = 0):
         """`(batch, vocabulary)` logits -> `(batch,)` int32 token ids.
 
-        Token 0 is padding and is never chosen. `seed_generator` is the
-        `keras.random.SeedGenerator` that random draws consume.
+        `pad_token_id` (default 0) is padding and is never chosen; None for
+        a vocabulary without padding (GPT-2's id 0 is "!"). `seed_generator`
+        is the `keras.random.SeedGenerator` that random draws consume.
         """
         if self.temperature == 0:
-            return _greedy(logits)
-        return sample_logits(logits, self.temperature, self.top_k, self.top_p, seed_generator)
+            return _greedy(logits, pad_token_id)
+        return sample_logits(
+            logits, self.temperature, self.top_k, self.top_p, seed_generator, pad_token_id
+        )
 
     def __repr__(self):
         return (
@@ -126,14 +129,16 @@ class Sampler:
         )
 
 
-def _without_padding(logits):
-    """float32 logits with token 0 (padding) made impossible."""
+def _without_padding(logits, pad_token_id=0):
+    """float32 logits with `pad_token_id` made impossible (none when it is None)."""
     logits = ops.cast(logits, "float32")
-    return ops.where(ops.arange(logits.shape[-1]) == 0, _NEG_INF, logits)
+    if pad_token_id is None:
+        return logits
+    return ops.where(ops.arange(logits.shape[-1]) == pad_token_id, _NEG_INF, logits)
 
 
-def _greedy(logits):
-    return ops.cast(ops.argmax(_without_padding(logits), axis=-1), "int32")
+def _greedy(logits, pad_token_id=0):
+    return ops.cast(ops.argmax(_without_padding(logits, pad_token_id), axis=-1), "int32")
 
 
 def _per_row(value):
@@ -143,7 +148,9 @@ def _per_row(value):
     return value[:, None]
 
 
-def sample_logits(logits, temperature, top_k=None, top_p=None, seed_generator=None):
+def sample_logits(
+    logits, temperature, top_k=None, top_p=None, seed_generator=None, pad_token_id=0
+):
     """One draw per row from `softmax(logits / temperature)`, restricted by top-k / top-p.
 
     The sampling step of `Sampler` and of `RowSampler` (a served model's
@@ -160,11 +167,13 @@ def sample_logits(logits, temperature, top_k=None, top_p=None, seed_generator=No
             probability reaches `top_p` (the most likely one always); a tensor
             value >= 1 keeps every token of its row.
         seed_generator: the `keras.random.SeedGenerator` the draw consumes.
+        pad_token_id: int or None, default 0; never chosen (None: every
+            token can be).
 
     Returns:
-        `(batch,)` int32 token ids; token 0 (padding) is never chosen.
+        `(batch,)` int32 token ids, never `pad_token_id`.
     """
-    logits = _without_padding(logits) / _per_row(temperature)
+    logits = _without_padding(logits, pad_token_id) / _per_row(temperature)
     vocabulary = logits.shape[-1]
     if top_k is not None:
         if isinstance(top_k, int):
@@ -219,10 +228,12 @@ class RowSampler:
         self.top_k = None if top_k is None else ops.cast(top_k, "int32")
         self.top_p = None if top_p is None else ops.cast(top_p, "float32")
 
-    def __call__(self, logits, seed_generator=None):
+    def __call__(self, logits, seed_generator=None, pad_token_id: int | None = 0):
         temperature = ops.maximum(self.temperature, 1e-6)
-        sampled = sample_logits(logits, temperature, self.top_k, self.top_p, seed_generator)
-        return ops.where(self.temperature > 0, sampled, _greedy(logits))
+        sampled = sample_logits(
+            logits, temperature, self.top_k, self.top_p, seed_generator, pad_token_id
+        )
+        return ops.where(self.temperature > 0, sampled, _greedy(logits, pad_token_id))
 
 
 # The temperature-only sampler of earlier versions.
@@ -243,6 +254,7 @@ def sample_loop(
     sampler: Sampler,
     end_token_id: int | None = None,
     seed_generator=None,
+    pad_token_id: int | None = 0,
 ):
     """Greedy or sampled generation into a fixed-size token buffer.
 
@@ -255,15 +267,20 @@ def sample_loop(
         start_index: scalar, the first position to generate (>= 1).
         sampler: a `Sampler`.
         end_token_id: optional; once a row produced it, the row is padded
-            with 0 and the loop stops when every row is done.
+            (with `pad_token_id`, or `end_token_id` itself when there is no
+            pad token) and the loop stops when every row is done.
         seed_generator: the `keras.random.SeedGenerator` for sampling; it
             ends advanced by one per draw, as `keras.random` leaves it.
+        pad_token_id: int or None, default 0: the padding id, never
+            generated. None: the vocabulary has no padding (GPT-2), every
+            token can be generated.
 
     Returns:
         The filled `(batch, max_length)` buffer.
     """
     max_length = ops.shape(token_ids)[1]
     done = ops.zeros((ops.shape(token_ids)[0],), "bool")
+    fill = pad_token_id if pad_token_id is not None else (end_token_id or 0)
     # The seed generator's state is a loop variable: a JAX trace sees the
     # body once, so a state only assigned inside it would give every step
     # the same seed. Each step restores it, draws, and carries it on.
@@ -276,12 +293,12 @@ def sample_loop(
         logits, cache = step_fn(_column(token_ids, index - 1), cache, index - 1)
         if seed_generator is not None:
             seed_generator.state.assign(seed)
-        sampled = sampler(logits, seed_generator)
+        sampled = sampler(logits, seed_generator, pad_token_id=pad_token_id)
         if seed_generator is not None:
             seed = seed_generator.state.value
         is_prompt = _column(prompt_mask, index)[:, 0]
         chosen = ops.where(
-            is_prompt, _column(token_ids, index)[:, 0], ops.where(done, 0, sampled)
+            is_prompt, _column(token_ids, index)[:, 0], ops.where(done, fill, sampled)
         )
         token_ids = ops.slice_update(token_ids, (0, index), chosen[:, None])
         if end_token_id is not None:

@@ -22,8 +22,12 @@ __all__ = ["GPTDecoder"]
 class GPTDecoder(PresetMixin, GenerativeModel):
     """A causal language model: embeddings, pre-LN decoder blocks, tied output.
 
-    Takes integer token ids (pad id 0) and returns next-token logits for every
-    position. The output projection is the transposed token embedding (weight
+    Takes integer token ids and returns next-token logits for every position.
+    Id `pad_token_id` (default 0) is padding: masked out of attention and
+    never generated. With `pad_token_id=None` (GPT-2, whose id 0 is "!" and
+    which has no pad token) no id is padding: batches are padded on the
+    right, where causal attention keeps padding out of every real position,
+    and `generate` takes the prompts' `padding_mask`. The output projection is the transposed token embedding (weight
     tying), and a final layer norm follows the pre-LN stack, as in GPT-2.
     `generate` decodes with a fixed-size key/value cache through the shared
     generation engine (`keras_attention.models.generation`), compiled by the
@@ -38,12 +42,15 @@ class GPTDecoder(PresetMixin, GenerativeModel):
         max_sequence_length: int, the longest sequence (prompt + new tokens).
         dropout: float in [0, 1), default 0.1, on embeddings, residuals and
             attention weights.
-        activation: `"gelu"` (default), `"relu"` or `"swiglu"`.
+        activation: `"gelu"` (default, exact), `"gelu_approximate"` (tanh
+            GELU, as GPT-2), `"relu"` or `"swiglu"`.
         position: `"learned"` (default), `"sinusoidal"` or `"rotary"`.
         norm: `"layer"` (default) or `"rms"`.
         norm_epsilon: float, default 1e-5.
         num_key_value_heads: int or None, grouped-query attention.
         attention_window: int or None, local attention.
+        pad_token_id: int or None, default 0, the padding id; None: the
+            vocabulary has no padding.
         **kwargs: `keras.Model` arguments (`name`, `dtype`).
 
     Example:
@@ -77,6 +84,7 @@ class GPTDecoder(PresetMixin, GenerativeModel):
         norm_epsilon: float = 1e-5,
         num_key_value_heads: int | None = None,
         attention_window: int | None = None,
+        pad_token_id: int | None = 0,
         **kwargs,
     ):
         _validation.positive_int("num_layers", num_layers)
@@ -84,6 +92,7 @@ class GPTDecoder(PresetMixin, GenerativeModel):
                             ("hidden_dim", hidden_dim), ("intermediate_dim", intermediate_dim),
                             ("max_sequence_length", max_sequence_length)):
             _validation.positive_int(name, value)
+        _validation.token_id("pad_token_id", pad_token_id, vocabulary_size)
         dtype = kwargs.pop("dtype", None)
         # === Layers ===
         embedding = TokenAndPositionEmbedding(
@@ -92,6 +101,7 @@ class GPTDecoder(PresetMixin, GenerativeModel):
             hidden_dim,
             position="none" if position == "rotary" else position,
             embeddings_initializer=keras.initializers.RandomNormal(stddev=0.02),
+            pad_token_id=pad_token_id,
             dtype=dtype,
             name="embedding",
         )
@@ -150,12 +160,38 @@ class GPTDecoder(PresetMixin, GenerativeModel):
         self.norm_epsilon = norm_epsilon
         self.num_key_value_heads = num_key_value_heads
         self.attention_window = attention_window
+        self.pad_token_id = pad_token_id
+
+    @classmethod
+    def from_pretrained(cls, path, **overrides) -> "GPTDecoder":
+        """A `GPTDecoder` with the architecture and weights of a GPT-2 checkpoint.
+
+        `from_preset` builds a published architecture with random weights;
+        `from_pretrained` loads weights: a keras-hub `GPT2Backbone` preset
+        directory or a Hugging Face GPT-2 checkpoint directory (see
+        `keras_attention.convert.read_gpt2_checkpoint`). The model has no pad
+        token (`pad_token_id=None`; GPT-2's id 0 is "!") and the tanh GELU.
+
+        Args:
+            path: the checkpoint directory (or a `GPT2Checkpoint` read from it).
+            **overrides: `dropout`, `dtype`, `name`, `trainable` only.
+
+        Raises:
+            ConversionError (a ValueError): another architecture, a missing
+                or misshapen tensor, a vocabulary of the wrong size.
+        """
+        from keras_attention.convert._models import gpt_decoder
+
+        return gpt_decoder(cls, path, **overrides)
 
     # === Forward pass (functional graph, inspection) ===
 
     def _forward(self, token_ids, return_attention_scores=False):
         """Logits and (optionally) every layer's attention weights."""
-        padding_mask = ops.not_equal(token_ids, 0)
+        padding_mask = None
+        pad_token_id = self.embedding.pad_token_id  # (set before the model's own attributes)
+        if pad_token_id is not None:
+            padding_mask = ops.not_equal(token_ids, pad_token_id)
         x = self.embedding_dropout(self.embedding(token_ids))
         scores = {}
         for block in self.blocks:
@@ -229,7 +265,8 @@ class GPTDecoder(PresetMixin, GenerativeModel):
         batch, max_length = ops.shape(token_ids)[0], ops.shape(token_ids)[1]
         _, cache = self.call_with_cache(token_ids, self.initial_cache(batch, max_length), 0)
         return generation.sample_loop(
-            step, token_ids, prompt_mask, cache, start_index, sampler, end_token_id, seed_generator
+            step, token_ids, prompt_mask, cache, start_index, sampler, end_token_id,
+            seed_generator, pad_token_id=self.pad_token_id,
         )
 
     def generate(
@@ -238,17 +275,23 @@ class GPTDecoder(PresetMixin, GenerativeModel):
         max_new_tokens: int,
         sampler="greedy",
         end_token_id: int | None = None,
+        padding_mask=None,
     ) -> np.ndarray:
         """Continue right-padded prompts by `max_new_tokens` tokens.
 
         Args:
             prompt_token_ids: `(batch, prompt_length)` ints, each row a prompt
-                followed by zeros (padding).
+                followed by padding.
             max_new_tokens: int >= 1; the output has `prompt_length +
                 max_new_tokens` columns.
             sampler: `"greedy"` (default), a `generation.Sampler`, or a dict of
                 its arguments (`temperature`, `top_k`, `top_p`, `seed`).
-            end_token_id: optional; rows stop (and are padded with 0) after it.
+            end_token_id: optional; rows stop after it (and are padded with
+                `pad_token_id`, or with `end_token_id` when there is none).
+            padding_mask: optional `(batch, prompt_length)`, nonzero on each
+                row's prompt tokens, which come first. Default: the ids that
+                are not `pad_token_id`; with `pad_token_id=None`, every
+                position (prompts of equal length).
 
         Returns:
             A numpy `(batch, prompt_length + max_new_tokens)` int32 array: the
@@ -262,9 +305,7 @@ class GPTDecoder(PresetMixin, GenerativeModel):
                 "`prompt_token_ids` must be a 2-D integer array (batch, length). "
                 f"Received: shape={prompts.shape}, dtype={prompts.dtype}"
             )
-        lengths = (prompts != 0).sum(axis=1)
-        if lengths.min() < 1:
-            raise ValueError("Every prompt needs at least one token (non-zero id).")
+        lengths = self._prompt_lengths(prompts, padding_mask)
         max_length = prompts.shape[1] + max_new_tokens
         if self.position == "learned" and max_length > self.max_sequence_length:
             raise ValueError(
@@ -272,7 +313,9 @@ class GPTDecoder(PresetMixin, GenerativeModel):
                 f"maximum length {self.max_sequence_length}. Received: prompt "
                 f"length={prompts.shape[1]}, max_new_tokens={max_new_tokens}"
             )
-        buffer = np.zeros((prompts.shape[0], max_length), "int32")
+        # What is left after an end token (the loop stops when every row ended).
+        fill = self.pad_token_id if self.pad_token_id is not None else (end_token_id or 0)
+        buffer = np.full((prompts.shape[0], max_length), fill, "int32")
         buffer[:, : prompts.shape[1]] = prompts
         prompt_mask = np.arange(max_length)[None, :] < lengths[:, None]
         function = self.compiled_sampling(self.decode, sampler, end_token_id=end_token_id)
@@ -280,3 +323,33 @@ class GPTDecoder(PresetMixin, GenerativeModel):
             buffer, prompt_mask, ops.convert_to_tensor(lengths.min(), "int32")
         )
         return ops.convert_to_numpy(outputs)
+
+    def _prompt_lengths(self, prompts: np.ndarray, padding_mask) -> np.ndarray:
+        """Each prompt's length, from `padding_mask` or the pad id."""
+        if padding_mask is None:
+            if self.pad_token_id is None:
+                real = np.ones(prompts.shape, bool)
+            else:
+                real = prompts != self.pad_token_id
+        else:
+            real = np.asarray(padding_mask).astype(bool)
+            if real.shape != prompts.shape:
+                raise ValueError(
+                    "`padding_mask` must have the shape of `prompt_token_ids`. Received: "
+                    f"padding_mask.shape={real.shape}, prompt_token_ids.shape={prompts.shape}"
+                )
+        lengths = real.sum(axis=1)
+        if lengths.min() < 1:
+            raise ValueError(
+                "Every prompt needs at least one token"
+                + (f" (an id other than pad_token_id={self.pad_token_id})."
+                   if padding_mask is None else " (a nonzero `padding_mask` entry).")
+            )
+        if padding_mask is not None and not np.array_equal(
+            real, np.arange(prompts.shape[1])[None, :] < lengths[:, None]
+        ):
+            raise ValueError(
+                "`padding_mask` must mark each row's prompt at its start (padding on "
+                "the right only)."
+            )
+        return lengths

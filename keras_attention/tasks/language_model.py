@@ -77,12 +77,16 @@ class LanguageModelTask(TextTask):
         max_new_tokens = self.recipe.evaluation.max_new_tokens
         token_ids, lengths, _ = self.preprocessor.encode_prompts(tf.constant(list(texts), tf.string))
         lengths = lengths.numpy()
+        width = lengths.max()
+        # The prompts' mask, not their ids: a model without a pad token
+        # (GPT-2) has no id that marks padding.
         generated = model.generate(
-            token_ids.numpy()[:, : lengths.max()], max_new_tokens, sampler=self.sampler()
+            token_ids.numpy()[:, :width], max_new_tokens, sampler=self.sampler(),
+            padding_mask=np.arange(width)[None, :] < lengths[:, None],
         )
         # A prompt shorter than the longest would get more new tokens than asked.
         kept = np.arange(generated.shape[1])[None, :] < (lengths + max_new_tokens)[:, None]
-        decoded = self.preprocessor.detokenize(np.where(kept, generated, 0)).numpy()
+        decoded = self.preprocessor.detokenize(tf.ragged.boolean_mask(generated, kept)).numpy()
         return [text.decode("utf-8") for text in decoded]
 
     def attention(self, model, text):
@@ -174,7 +178,8 @@ class LanguageModelTask(TextTask):
             # Each row keeps its prompt and its own number of new tokens.
             lengths = tf.reduce_sum(tf.cast(inputs["prompt_mask"], tf.int32), axis=1)
             kept = tf.range(tf.shape(tokens)[1])[None, :] < (lengths + max_new_tokens)[:, None]
-            tokens = tf.where(kept, tokens, tf.zeros_like(tokens))
+            # Ragged, not zero-filled: id 0 is a token where there is no pad token.
+            tokens = tf.ragged.boolean_mask(tokens, kept)
             return {"text": preprocessor.detokenize(tokens), "truncated": inputs["truncated"]}
 
         def logits(token_ids):

@@ -207,11 +207,16 @@ def keras_hub_backbone(rng):
         vocabulary_size=VOCABULARY_SIZE, num_layers=NUM_LAYERS, num_heads=NUM_HEADS,
         hidden_dim=HIDDEN_DIM, intermediate_dim=INTERMEDIATE_DIM, max_sequence_length=MAX_LENGTH,
     )
-    for variable in backbone.weights:
+    return randomize_weights(backbone, rng)
+
+
+def randomize_weights(model, rng):
+    """Every weight of `model` random: gammas around 1, the rest around 0."""
+    for variable in model.weights:
         shape = tuple(variable.shape)
         base = 1.0 if variable.path.endswith("gamma") else 0.0
         variable.assign(base + rng.standard_normal(shape).astype("float32") * 0.3)
-    return backbone
+    return model
 
 
 def write_keras_hub(directory: Path, model, lower_case=True, vocabulary=VOCABULARY) -> Path:

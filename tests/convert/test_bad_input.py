@@ -28,22 +28,39 @@ def _refused(capsys, tmp_path, source, match):
         BertEncoder.from_pretrained(source)
 
 
-def test_a_gpt2_huggingface_checkpoint(tmp_path, capsys):
+def test_a_huggingface_checkpoint_of_another_architecture(tmp_path, capsys):
+    source = tmp_path / "roberta"
+    source.mkdir()
+    (source / "config.json").write_text(
+        json.dumps({"model_type": "roberta", "architectures": ["RobertaForMaskedLM"]})
+    )
+    (source / "model.safetensors").write_bytes(b"")
+    _refused(capsys, tmp_path, source, "'roberta' model (RobertaForMaskedLM)")
+
+
+def test_a_gpt2_checkpoint_is_no_bert(tmp_path):
     source = tmp_path / "gpt2"
     source.mkdir()
     (source / "config.json").write_text(
         json.dumps({"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "n_layer": 2})
     )
     (source / "model.safetensors").write_bytes(b"")
-    _refused(capsys, tmp_path, source, "'gpt2' model (GPT2LMHeadModel)")
+    with pytest.raises(ConversionError, match=r"'gpt2' model \(GPT2LMHeadModel\); only BERT"):
+        BertEncoder.from_pretrained(source)
+    preset = tmp_path / "gpt2-preset"
+    preset.mkdir()
+    (preset / "config.json").write_text(json.dumps({"class_name": "GPT2Backbone", "config": {}}))
+    (preset / "model.weights.h5").write_bytes(b"")
+    with pytest.raises(ConversionError, match="keras-hub 'GPT2Backbone'; only BertBackbone"):
+        BertEncoder.from_pretrained(preset)
 
 
 def test_a_keras_hub_preset_of_another_backbone(tmp_path, capsys):
-    source = tmp_path / "gpt2-preset"
+    source = tmp_path / "roberta-preset"
     source.mkdir()
-    (source / "config.json").write_text(json.dumps({"class_name": "GPT2Backbone", "config": {}}))
+    (source / "config.json").write_text(json.dumps({"class_name": "RobertaBackbone", "config": {}}))
     (source / "model.weights.h5").write_bytes(b"")
-    _refused(capsys, tmp_path, source, "keras-hub 'GPT2Backbone'")
+    _refused(capsys, tmp_path, source, "keras-hub 'RobertaBackbone'")
 
 
 def test_a_missing_tensor(tmp_path, capsys, tensors):

@@ -22,10 +22,23 @@ def test_token_and_position_embedding_scales_and_masks():
     np.testing.assert_array_equal(mask, [[True, True, False]])
 
 
+def test_the_pad_token_id_is_configurable():
+    token_ids = np.array([[3, 0, 5, 5]])
+    masked = TokenAndPositionEmbedding(20, 8, 4, pad_token_id=5)
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(masked.compute_mask(token_ids)), [[True, True, False, False]]
+    )
+    unmasked = TokenAndPositionEmbedding(20, 8, 4, pad_token_id=None)
+    assert unmasked.compute_mask(token_ids) is None
+    assert TokenAndPositionEmbedding.from_config(unmasked.get_config()).pad_token_id is None
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
         ({"position": "absolute"}, "position='absolute'"),
+        ({"pad_token_id": 10}, r"in \[0, 10\). Received: pad_token_id=10"),
+        ({"pad_token_id": True}, "pad_token_id=True"),
         ({"vocabulary_size": 0}, "vocabulary_size=0"),
         ({"embedding_dim": -4}, "embedding_dim=-4"),
     ],
