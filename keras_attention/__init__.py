@@ -8,7 +8,7 @@ predict, evaluate, draw attention and export from Python, as the
 
 from keras_attention import layers, models
 
-__version__ = "0.1.0"
+from keras_attention._version import __version__
 
 __all__ = ["layers", "load_run", "models", "__version__"]
 

@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="keras-attention",
         description="Train, evaluate, inspect and run transformer models from recipes.",
     )
-    from keras_attention import __version__
+    from keras_attention._version import __version__
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)

@@ -60,7 +60,7 @@ def model_card_facts(task, model, endpoints: dict, metrics: dict | None = None) 
     import keras
     import tensorflow as tf
 
-    from keras_attention import __version__
+    from keras_attention._version import __version__
 
     recipe = task.recipe.to_dict()
     metrics = dict(metrics or {})

@@ -45,7 +45,7 @@ from pathlib import Path
 
 import keras
 
-from keras_attention import __version__
+from keras_attention._version import __version__
 from keras_attention._files import remove_stale_scratch, scratch_path
 from keras_attention.export.model_card import model_card_facts, render_model_card
 
