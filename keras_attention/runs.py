@@ -28,6 +28,9 @@ from keras_attention.training.run import TEST_SPLIT, train
 
 __all__ = ["Run", "evaluate", "export_run", "train"]
 
+# The keys of metrics.json that `train` writes about training, not scores.
+_TRAINING_RECORD = ("data", "training_seconds", "best_epoch", "best_val_loss", "stopped_epoch", "epochs_trained")
+
 
 class Run:
     """A finished run: its recipe, task (tokenizers and test split loaded) and model.
@@ -135,9 +138,10 @@ class Run:
             self.task.load_data(data_path)
         with DirectoryLock(self.directory, "keras-attention evaluate"):
             metrics = self.task.evaluate(self.model, log=log)
-            # What `train` recorded beside the scores (the data, the training time) stays.
+            # What `train` recorded beside the scores (the data, the training time,
+            # the epochs early stopping kept and ended at) stays.
             for key, value in self._metrics().items():
-                if key in ("data", "training_seconds") and data_path is None:
+                if key in _TRAINING_RECORD and data_path is None:
                     metrics.setdefault(key, value)
             write_text_atomically(
                 self.directory / "metrics.json", json.dumps(metrics, indent=2) + "\n"
