@@ -46,6 +46,9 @@ class Attention(NamedTuple):
     path: Path | None
     """The PNG drawn, or None when no output was asked for."""
 
+# The keys of metrics.json that `train` writes about training, not scores.
+_TRAINING_RECORD = ("data", "training_seconds", "best_epoch", "best_val_loss", "stopped_epoch", "epochs_trained")
+
 
 class Run:
     """A finished run: its recipe, task (tokenizers and test split loaded) and model.
@@ -144,9 +147,10 @@ class Run:
             self.task.load_data(data)
         with DirectoryLock(self.directory, "keras-attention evaluate"):
             metrics = self.task.evaluate(self.model, log=log)
-            # What `train` recorded beside the scores (the data, the training time) stays.
+            # What `train` recorded beside the scores (the data, the training time,
+            # the epochs early stopping kept and ended at) stays.
             for key, value in self._metrics().items():
-                if key in ("data", "training_seconds") and data is None:
+                if key in _TRAINING_RECORD and data is None:
                     metrics.setdefault(key, value)
             write_text_atomically(
                 self.directory / "metrics.json", json.dumps(metrics, indent=2) + "\n"

@@ -104,7 +104,21 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """`[training]`: how `model.fit` runs."""
+    """`[training]`: how `model.fit` runs.
+
+    The optimizer is the paper's Adam (beta_1 0.9, beta_2 0.98, epsilon 1e-9)
+    or, with `optimizer = "adamw"`, `keras.optimizers.AdamW` with
+    `weight_decay`; `clipnorm` and `gradient_accumulation_steps` are the Keras
+    optimizer arguments of the same names. `schedule` picks the learning rate:
+    `"transformer"` (the paper's warmup then inverse square root, scaled by
+    `schedule_scale`), `"cosine"` (linear warmup over `warmup_steps` to
+    `learning_rate`, then `keras.optimizers.schedules.CosineDecay` to 0 at the
+    run's last step) or `"constant"` (`learning_rate`). With
+    `early_stopping_patience`, training stops after that many epochs without
+    a lower validation loss and `model.keras` holds the best epoch's weights;
+    `metrics.json` gives `best_epoch`, `best_val_loss`, `stopped_epoch` and
+    `epochs_trained` (epochs count from 1).
+    """
 
     batch_size: int = _field(64, minimum=1)
     epochs: int = _field(10, minimum=1)
@@ -112,16 +126,75 @@ class TrainingConfig:
         None, minimum=0, unset=0, doc="None (or 0): one pass over the data"
     )
     learning_rate: float | None = _field(
-        None, minimum=0, unset=0, doc="None (or 0): the paper's warmup / inverse-sqrt schedule"
+        None, minimum=0, unset=0,
+        doc="None (or 0): the paper's warmup / inverse-sqrt schedule; the peak rate of "
+        "`schedule = \"cosine\"` and the rate of `\"constant\"`",
     )
-    warmup_steps: int = _field(4000, minimum=1)
-    schedule_scale: float = _field(1.0, above=0)
+    # "transformer": the paper's warmup / inverse-sqrt (TransformerSchedule);
+    # "cosine": linear warmup to `learning_rate`, then cosine decay to 0 at the
+    # last step (keras.optimizers.schedules.CosineDecay); "constant":
+    # `learning_rate` throughout. None: "transformer", or "constant" when
+    # `learning_rate` is set (what a recipe meant before this key).
+    schedule: str | None = _field(None, choices=("transformer", "cosine", "constant"), unset="")
+    warmup_steps: int = _field(4000, minimum=1, doc="the transformer and cosine schedules' warmup")
+    schedule_scale: float = _field(1.0, above=0, doc="a multiplier on the transformer schedule")
+    optimizer: str = _field("adam", choices=("adam", "adamw"))
+    weight_decay: float | None = _field(
+        None, minimum=0, doc="AdamW only; None: Keras' default (0.004)"
+    )
+    clipnorm: float | None = _field(None, above=0, doc="None: no clipping")
+    gradient_accumulation_steps: int = _field(
+        1, minimum=1, doc="average the gradients of this many batches per update; 1: none"
+    )
+    early_stopping_patience: int | None = _field(
+        None, minimum=1,
+        doc="None: train every epoch; N: stop after N epochs without a lower validation "
+        "loss, and keep the best epoch's weights",
+    )
     label_smoothing: float = _field(0.1, minimum=0, below=1)
     mixed_precision: str = _field("float32", choices=("float32", "mixed_float16", "mixed_bfloat16"))
     jit_compile: bool = _field(False)
     strategy: str = _field("default", choices=("default", "mirrored", "multi_worker"))
     checkpoint_every: int = _field(200, minimum=1)
     seed: int = _field(0)
+
+    def __post_init__(self):
+        # The keys that only mean something together are checked together.
+        if self.weight_decay is not None and self.optimizer != "adamw":
+            raise RecipeError(
+                "`training.weight_decay` applies to `training.optimizer = \"adamw\"` only. "
+                f"Received: weight_decay={self.weight_decay!r} with optimizer={self.optimizer!r}"
+            )
+        if self.schedule == "transformer" and self.learning_rate is not None:
+            raise RecipeError(
+                "`training.learning_rate` is not used by `training.schedule = \"transformer\"`, "
+                "whose rate follows the model width, `warmup_steps` and `schedule_scale`: "
+                "leave it out, or use schedule \"cosine\" or \"constant\". "
+                f"Received: learning_rate={self.learning_rate!r}"
+            )
+        if self.schedule in ("cosine", "constant") and self.learning_rate is None:
+            raise RecipeError(
+                f"`training.schedule = \"{self.schedule}\"` needs `training.learning_rate` "
+                "(a finite number > 0). Received: no learning_rate"
+            )
+        if (
+            self.schedule == "cosine"
+            and self.steps_per_epoch is not None
+            and self.warmup_steps >= self.epochs * self.steps_per_epoch
+        ):
+            raise RecipeError(
+                "`training.warmup_steps` must be < the run's steps (`training.epochs` x "
+                "`training.steps_per_epoch` = "
+                f"{self.epochs * self.steps_per_epoch}) with `training.schedule = \"cosine\"`, "
+                f"which decays after the warmup. Received: warmup_steps={self.warmup_steps}"
+            )
+
+    @property
+    def schedule_kind(self) -> str:
+        """The schedule in effect: `schedule`, or what an unset one means."""
+        if self.schedule is not None:
+            return self.schedule
+        return "transformer" if self.learning_rate is None else "constant"
 
 
 @dataclass(frozen=True)

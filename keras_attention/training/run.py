@@ -47,21 +47,12 @@ from keras_attention.export.saved_model import (
     export_versions,
 )
 from keras_attention.tasks import get_task
-from keras_attention.training.callbacks import AtomicBackupAndRestore, StopOnNaN
-from keras_attention.training.recipe import Recipe, dump_recipe, load_recipe
-from keras_attention.training.schedules import TransformerSchedule
+from keras_attention.training.callbacks import ResumableEarlyStopping, fit_callbacks
+from keras_attention.training.optimizers import compile_model, total_steps
+from keras_attention.training.recipe import Recipe, RecipeError, dump_recipe, load_recipe
 from keras_attention.training.strategy import get_strategy, patch_keras_for_multi_worker
 
 __all__ = ["plot_history", "train"]
-
-
-def _optimizer(recipe: Recipe, hidden_dim: int) -> keras.optimizers.Optimizer:
-    training = recipe.training
-    learning_rate = training.learning_rate
-    if learning_rate is None:
-        learning_rate = TransformerSchedule(hidden_dim, training.warmup_steps, training.schedule_scale)
-    # The paper's Adam settings (§5.3).
-    return keras.optimizers.Adam(learning_rate, beta_1=0.9, beta_2=0.98, epsilon=1e-9)
 
 
 def plot_history(history_csv: Path, output: Path) -> Path | None:
@@ -198,18 +189,15 @@ def _staging(run_dir: Path, recipe_text: str, chief: bool, skip_fit: bool = True
     return work, "fresh"
 
 
-def _fit(task, recipe: dict, strategy, work: Path, chief: bool, log) -> tuple[keras.Model, float]:
-    """Build, compile and fit the task's model in `work`; `(model, seconds)`."""
+def _fit(task, recipe: Recipe, strategy, work: Path, chief: bool, log) -> tuple[keras.Model, dict]:
+    """Build, compile and fit the task's model in `work`; `(model, what fit
+    did)`: its `training_seconds`, and with early stopping its best and last
+    epochs."""
     training = recipe.training
     train_data, validation_data = task.datasets()
+    steps = total_steps(training, train_data) if training.schedule_kind == "cosine" else None
     with strategy.scope():
-        model = task.build_model(log=log)
-        model.compile(
-            optimizer=_optimizer(recipe, task.model_width(model)),
-            loss=task.loss(),
-            weighted_metrics=task.metrics(),  # sample weights apply, as to the loss
-            jit_compile=training.jit_compile,
-        )
+        model = compile_model(task.build_model(log=log), task, training, steps)
     if training.strategy == "multi_worker":
         patch_keras_for_multi_worker(model, strategy)
     log(
@@ -217,16 +205,8 @@ def _fit(task, recipe: dict, strategy, work: Path, chief: bool, log) -> tuple[ke
         f"{model.count_params():,} parameters; {len(task.train_examples):,} training, "
         f"{len(task.validation_examples):,} validation, {len(task.test_examples):,} test examples"
     )
-    callbacks = [
-        # First, so that no checkpoint ever holds the weights of a NaN step.
-        StopOnNaN(
-            "Lower `training.learning_rate` (or `training.schedule_scale`), or check the data."
-        ),
-        # The chief removes its checkpoint itself, once model.keras is saved.
-        AtomicBackupAndRestore(
-            str(work / "backup"), save_freq=training.checkpoint_every, delete_checkpoint=not chief
-        ),
-    ]
+    # The chief removes its checkpoint itself, once model.keras is saved.
+    callbacks = fit_callbacks(training, str(work / "backup"), delete_checkpoint=not chief)
     if chief:
         callbacks += [
             keras.callbacks.CSVLogger(str(work / "history.csv"), append=True),
@@ -246,16 +226,23 @@ def _fit(task, recipe: dict, strategy, work: Path, chief: bool, log) -> tuple[ke
             # Live progress bars on a terminal, one line per epoch in logs.
             verbose=(1 if sys.stdout.isatty() else 2) if chief else 0,
         )
-    seconds = time.time() - started
+    fitted = {"training_seconds": time.time() - started}
+    for callback in callbacks:
+        if isinstance(callback, ResumableEarlyStopping):  # the model holds its best epoch's weights
+            fitted.update(callback.summary())
+            log(
+                f"Kept the weights of epoch {fitted['best_epoch']} (the lowest validation loss, "
+                f"{fitted['best_val_loss']:.4f}); trained {fitted['epochs_trained']} of {training.epochs} epochs."
+            )
     if chief:
         # Saved at once with a note that fit finished: a run killed later (in
         # evaluation or export) resumes there instead of training again.
         partial = work / "model.partial.keras"
         model.save(partial)
         os.replace(partial, work / "model.keras")
-        write_text_atomically(work / _FIT_DONE, json.dumps({"training_seconds": seconds}))
+        write_text_atomically(work / _FIT_DONE, json.dumps(fitted))
         shutil.rmtree(work / "backup", ignore_errors=True)
-    return model, seconds
+    return model, fitted
 
 
 def train(
@@ -290,6 +277,11 @@ def train(
     if task.report is not None and task.report.malformed:
         log(task.report.summary())
     task.check_init_from()  # a run that cannot initialise this model stops us here
+    if training.early_stopping_patience is not None and not task.validation_examples:
+        raise RecipeError(
+            "`training.early_stopping_patience` watches the validation loss, but there are no "
+            "validation examples: set `data.validation_fraction` > 0."
+        )
     if chief:  # a RUN/export that is not a base of export versions stops the run now
         check_export_base(run_dir / "export", overwrite=True)
     with DirectoryLock(run_dir, "keras-attention train"):
@@ -308,10 +300,10 @@ def train(
         write_text_atomically(work / "recipe.toml", recipe_text)
         if state == "fitted":
             model = keras.saving.load_model(work / "model.keras")
-            seconds = json.loads((work / _FIT_DONE).read_text())["training_seconds"]
+            fitted = json.loads((work / _FIT_DONE).read_text())
         else:
             try:
-                model, seconds = _fit(task, recipe, strategy, work, chief, log)
+                model, fitted = _fit(task, recipe, strategy, work, chief, log)
             except BaseException:
                 if chief and not (work / "backup").exists():  # nothing to resume from
                     shutil.rmtree(work, ignore_errors=True)
@@ -321,7 +313,8 @@ def train(
             return {}
         curves = plot_history(work / "history.csv", work / "training_curves.png")
         metrics = task.evaluate(model, log=log)
-        metrics["training_seconds"] = round(seconds, 1)
+        metrics["training_seconds"] = round(fitted.pop("training_seconds"), 1)
+        metrics.update(fitted)  # with early stopping: best_epoch, best_val_loss, stopped_epoch...
         metrics["data"] = {
             "train_examples": len(task.train_examples),
             "validation_examples": len(task.validation_examples),

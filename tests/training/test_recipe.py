@@ -165,3 +165,47 @@ def test_init_from_is_an_optional_model_path_that_round_trips(tmp_path):
     assert recipe.replace(model={"init_from": None}).model.init_from is None
     with pytest.raises(RecipeError, match="`model.init_from` must be of type str. Received: 3"):
         validate_recipe({"model": {"init_from": 3}})
+
+
+# Every training control: a bad value is refused by name, with what was received.
+BAD_TRAINING_CONTROLS = [
+    ({"optimizer": "sgd"}, "`training.optimizer` must be one of \\['adam', 'adamw'\\]. Received: 'sgd'"),
+    ({"optimizer": "adamw", "weight_decay": -0.1}, "`training.weight_decay` must be a finite number >= 0. Received: -0.1"),
+    ({"weight_decay": 0.01}, "`training.weight_decay` applies to `training.optimizer = \"adamw\"` only. "
+     "Received: weight_decay=0.01 with optimizer='adam'"),
+    ({"clipnorm": 0}, "`training.clipnorm` must be a finite number > 0. Received: 0"),
+    ({"clipnorm": "1"}, "`training.clipnorm` must be of type float. Received: '1'"),
+    ({"gradient_accumulation_steps": 0}, "`training.gradient_accumulation_steps` must be >= 1. Received: 0"),
+    ({"gradient_accumulation_steps": 2.5}, "`training.gradient_accumulation_steps` must be of type int. Received: 2.5"),
+    ({"schedule": "linear"}, "`training.schedule` must be one of \\['transformer', 'cosine', 'constant'\\]. Received: 'linear'"),
+    ({"schedule": "cosine"}, "`training.schedule = \"cosine\"` needs `training.learning_rate`"),
+    ({"schedule": "constant"}, "`training.schedule = \"constant\"` needs `training.learning_rate`"),
+    ({"schedule": "transformer", "learning_rate": 1e-3}, "`training.learning_rate` is not used by "
+     "`training.schedule = \"transformer\"`.* Received: learning_rate=0.001"),
+    ({"schedule": "cosine", "learning_rate": 1e-3, "epochs": 2, "steps_per_epoch": 5, "warmup_steps": 10},
+     "`training.warmup_steps` must be < the run's steps .* = 10\\) .* Received: warmup_steps=10"),
+    ({"early_stopping_patience": 0}, "`training.early_stopping_patience` must be >= 1. Received: 0"),
+    ({"early_stopping_patience": True}, "`training.early_stopping_patience` must be of type int. Received: True"),
+]
+
+
+@pytest.mark.parametrize("values, message", BAD_TRAINING_CONTROLS)
+def test_bad_training_controls_are_refused_by_name(values, message):
+    with pytest.raises(RecipeError, match=message):
+        validate_recipe({"training": values})
+
+
+def test_training_controls_default_to_todays_training(tmp_path):
+    training = Recipe().training
+    assert (training.optimizer, training.weight_decay, training.clipnorm) == ("adam", None, None)
+    assert training.gradient_accumulation_steps == 1 and training.early_stopping_patience is None
+    assert training.schedule is None and training.schedule_kind == "transformer"
+    # A recipe with only a learning rate keeps meaning a constant rate.
+    assert validate_recipe({"training": {"learning_rate": 1e-3}}).training.schedule_kind == "constant"
+    recipe = validate_recipe({"training": {
+        "optimizer": "adamw", "weight_decay": 0.01, "clipnorm": 1.0, "gradient_accumulation_steps": 2,
+        "schedule": "cosine", "learning_rate": 3e-4, "warmup_steps": 100, "early_stopping_patience": 3,
+    }})
+    path = tmp_path / "recipe.toml"
+    path.write_text(dump_recipe(recipe))
+    assert load_recipe(path) == recipe

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -360,3 +361,111 @@ def test_only_a_single_process_run_skips_fit_when_resumed(tmp_path):
         (work / "fit.json").write_text('{"training_seconds": 1.0}')
         assert run._staging(out, "recipe", chief=True, skip_fit=skip_fit) == (work, state)
     assert list(work.iterdir()) == []  # the fresh attempt starts empty
+
+
+def _tiny_train(out, *options):
+    return ["train", str(ROOT / "models" / "dates.toml"), "--out", str(out),
+            *sets(TINY["translation"] + COMMON + list(options))]
+
+
+@pytest.mark.slow
+def test_cli_training_controls_reach_the_keras_optimizer(tmp_path):
+    """AdamW with weight decay, clipping, gradient accumulation and the cosine
+    schedule, set as recipe keys on the command line, are the optimizer that
+    trained the saved model."""
+    out = tmp_path / "run"
+    controls = ["training.optimizer=adamw", "training.weight_decay=0.02", "training.clipnorm=0.5",
+                "training.gradient_accumulation_steps=2", "training.schedule=cosine",
+                "training.learning_rate=0.003", "training.warmup_steps=2", "training.epochs=2"]
+    assert main(_tiny_train(out, *controls)) == 0
+    import keras
+
+    optimizer = keras.saving.load_model(out / "model.keras").optimizer
+    assert type(optimizer) is keras.optimizers.AdamW
+    config = optimizer.get_config()
+    assert (config["weight_decay"], config["clipnorm"], config["gradient_accumulation_steps"]) == (0.02, 0.5, 2)
+    schedule = config["learning_rate"]["config"]
+    # 2 epochs of 3 steps: 2 steps of warmup to 0.003, then 4 of cosine decay.
+    assert config["learning_rate"]["class_name"] == "CosineDecay"
+    assert (schedule["warmup_steps"], schedule["decay_steps"], schedule["warmup_target"]) == (2, 4, 0.003)
+    # 6 batches, one update every 2: the optimizer counts 3 updates.
+    assert int(optimizer.iterations) == 3
+    recipe = (out / "recipe.toml").read_text()
+    assert 'optimizer = "adamw"' in recipe and 'schedule = "cosine"' in recipe
+
+
+@pytest.mark.slow
+def test_early_stopping_keeps_the_best_epochs_model(tmp_path, capsys):
+    """A constant learning rate of 0.1 makes the validation loss rise within a
+    few epochs; with patience 1 training stops there, model.keras holds the
+    weights of the epoch with the lowest validation loss in history.csv (its
+    validation loss, measured again here, is that epoch's), and metrics.json
+    names the epoch."""
+    import csv
+
+    import keras
+
+    from keras_attention.tasks import get_task
+    from keras_attention.training.recipe import load_recipe
+
+    out = tmp_path / "run"
+    assert main(_tiny_train(
+        out, "training.schedule=constant", "training.learning_rate=0.1", "training.epochs=10",
+        "training.early_stopping_patience=1", "data.validation_fraction=0.1",
+    )) == 0
+    with (out / "history.csv").open() as file:
+        losses = [float(row["val_loss"]) for row in csv.DictReader(file)]
+    metrics = json.loads((out / "metrics.json").read_text())
+    best = min(range(len(losses)), key=losses.__getitem__)
+    assert len(losses) < 10, "early stopping did not stop the run"
+    assert metrics["best_epoch"] == best + 1 and metrics["stopped_epoch"] == len(losses) == best + 2
+    assert metrics["best_val_loss"] == pytest.approx(losses[best])
+    assert f"Kept the weights of epoch {best + 1}" in capsys.readouterr().out
+
+    # The saved model's validation loss is the best epoch's, not the last one's.
+    task = get_task(load_recipe(out / "recipe.toml"))
+    task.load_data()
+    task.load_tokenizers(out)
+    _, validation = task.datasets()
+    model = keras.saving.load_model(out / "model.keras")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Your input ran out of data")  # bucketed: no known length
+        loss = model.evaluate(validation, verbose=0, return_dict=True)["loss"]
+    assert loss == pytest.approx(losses[best], rel=1e-4)
+    assert loss != pytest.approx(losses[-1], rel=1e-4)
+
+
+BAD_CONTROLS = [
+    ("training.optimizer=sgd", "`training.optimizer` must be one of ['adam', 'adamw']. Received: 'sgd'"),
+    ("training.weight_decay=0.01", "`training.weight_decay` applies to `training.optimizer = \"adamw\"` only"),
+    ("training.clipnorm=-1", "`training.clipnorm` must be a finite number > 0. Received: -1"),
+    ("training.gradient_accumulation_steps=0", "`training.gradient_accumulation_steps` must be >= 1. Received: 0"),
+    ("training.schedule=cosine", "`training.schedule = \"cosine\"` needs `training.learning_rate`"),
+    ("training.schedule=warmup", "`training.schedule` must be one of ['transformer', 'cosine', 'constant']"),
+    ("training.early_stopping_patience=0", "`training.early_stopping_patience` must be >= 1. Received: 0"),
+]
+
+
+@pytest.mark.parametrize("option, message", BAD_CONTROLS, ids=[o.split("=")[0] for o, _ in BAD_CONTROLS])
+def test_a_bad_training_control_is_a_clear_error_and_writes_nothing(tmp_path, capsys, option, message):
+    out = tmp_path / "run"
+    assert main(_tiny_train(out, option)) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_early_stopping_without_validation_data_is_refused_before_anything_is_written(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(_tiny_train(out, "training.early_stopping_patience=2", "data.validation_fraction=0")) == 2
+    error = capsys.readouterr().err
+    assert "`training.early_stopping_patience` watches the validation loss" in error
+    assert "`data.validation_fraction` > 0" in error
+    assert not out.exists()
+
+
+def test_a_cosine_warmup_longer_than_the_run_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    options = ["training.schedule=cosine", "training.learning_rate=0.001", "training.warmup_steps=100"]
+    assert main(_tiny_train(out, *options)) == 2
+    assert "`training.warmup_steps` must be < the run's steps" in capsys.readouterr().err
+    assert not out.exists()

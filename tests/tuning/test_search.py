@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -77,6 +78,13 @@ def test_invalid_specs_name_the_key(tmp_path, spec):
         'recipe = "x.toml"\n[space]\ndropout = [0.5, 0.1]\n': "`space.dropout` must be \\[low, high\\]",
         '[tuner]\nkind = "random"\n': "`recipe` .* is required",
         'recipe = "x.toml"\nmodel = 3\n': "Unknown key `model`",
+        'recipe = "x.toml"\n[space]\noptimizer = ["adam", "sgd"]\n':
+            "`space.optimizer`: `training.optimizer` must be one of \\['adam', 'adamw'\\]. Received: 'sgd'",
+        'recipe = "x.toml"\n[space]\nbatch_size = [0, 8]\n': "`space.batch_size`: `training.batch_size` must be >= 1",
+        'recipe = "x.toml"\n[space]\nclipnorm = [-1.0]\n': "`space.clipnorm`: `training.clipnorm` must be a finite number > 0",
+        'recipe = "x.toml"\n[space]\nlearning_rate = [0.01, 0.001]\n': "`space.learning_rate` must be \\[low, high\\]",
+        'recipe = "x.toml"\n[space]\nschedule = ["cosine", "linear"]\n': "`space.schedule`: `training.schedule` must be one of",
+        'recipe = "x.toml"\n[space]\nearly_stopping_patience = [1, 2]\n': "Unknown key `space.early_stopping_patience`",
     }
     for text, message in cases.items():
         path = tmp_path / "bad.toml"
@@ -145,3 +153,135 @@ def test_a_chief_and_two_workers_run_every_trial_exactly_once(spec, tmp_path):
     assert len({row["trial"] for row in rows}) == 3
     assert all(row["status"] == "COMPLETED" for row in rows)
     assert len(_completed(out)) == 3
+
+
+def test_trials_build_under_the_recipes_precision_and_jit(spec, tmp_path, monkeypatch):
+    """`run_search` sets the recipe's mixed-precision policy before any trial
+    builds, and trials compile with its `jit_compile` and constant rate."""
+    import keras
+    import keras_tuner
+
+    from keras_attention.tuning import search
+
+    path = spec()
+    path.write_text(path.read_text() + '"training.mixed_precision" = "mixed_bfloat16"\n'
+                    '"training.jit_compile" = true\n"training.learning_rate" = 0.002\n')
+    built = {}
+
+    def one_build(self, *args, **kwargs):
+        model = self.hypermodel.build(keras_tuner.HyperParameters())
+        built.update(policy=model.dtype_policy.name, jit=model.jit_compile,
+                     rate=model.optimizer.get_config()["learning_rate"], fit=kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(search._RandomSearch, "search", one_build)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(path, tmp_path / "search", log=lambda *_: None)
+    keras.config.set_dtype_policy("float32")
+    assert built["policy"] == "mixed_bfloat16" and built["jit"] is True
+    assert built["rate"] == pytest.approx(0.002)
+    assert built["fit"]["epochs"] == 1 and built["fit"]["steps_per_epoch"] == 8
+
+
+class _Epochs(__import__("keras").callbacks.Callback):
+    """Records (fit number, epoch) of every epoch begun, across Keras Tuner's copies of it."""
+
+    log: list = []
+
+    def on_train_begin(self, logs=None):
+        _Epochs.log.append([])
+
+    def on_epoch_begin(self, epoch, logs=None):
+        _Epochs.log[-1].append(epoch)
+
+
+class _CtrlC(__import__("keras").callbacks.Callback):
+    """Ctrl-C after two batches of the second epoch."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch == 1 and batch == 1:
+            raise KeyboardInterrupt
+
+
+def _one_trial_spec(spec, *overrides, **changes):
+    """The tiny spec with one trial, 3 epochs, more `overrides` lines and other
+    values of its own overrides (`changes`, e.g. `epochs=8`)."""
+    path = spec()
+    text = path.read_text().replace("max_trials = 3", "max_trials = 1")
+    for key, value in {"epochs": 3, **changes}.items():
+        text = re.sub(f'"training.{key}" = .*', f'"training.{key}" = {value}', text)
+    path.write_text(text + "".join(f"{line}\n" for line in overrides))
+    return path
+
+
+@pytest.mark.slow
+def test_an_interrupted_trial_resumes_from_its_checkpoint(spec, tmp_path):
+    """A search interrupted in the middle of its trial's second epoch: run
+    again, Keras Tuner gives the same trial back and it resumes at the second
+    epoch (the first is not trained again); its score covers all three."""
+    path = _one_trial_spec(spec)
+    out = tmp_path / "search"
+    _Epochs.log = []
+    with pytest.raises(KeyboardInterrupt):
+        run_search(path, out, log=lambda *_: None, callbacks=[_Epochs(), _CtrlC()])
+    assert _Epochs.log == [[0, 1]]
+    assert (out / "search" / "trial_0" / "backup-0" / "latest.weights.h5").exists()
+    assert not _completed(out)
+
+    results = run_search(path, out, log=lambda *_: None, callbacks=[_Epochs()])
+    assert _Epochs.log == [[0, 1], [1, 2]]  # resumed at epoch 1, not 0
+    assert [(row["trial"], row["status"]) for row in results["trials"]] == [("0", "COMPLETED")]
+    assert not (out / "search" / "trial_0" / "backup-0").exists()  # removed once the trial finished
+    trial = json.loads((out / "search" / "trial_0" / "trial.json").read_text())
+    observations = trial["metrics"]["metrics"]["val_loss"]["observations"]
+    assert len(observations) == 1 and results["best_score"] == observations[0]["value"][0]
+
+
+@pytest.mark.slow
+def test_trials_stop_early_with_the_recipes_patience(spec, tmp_path):
+    """`training.early_stopping_patience` in the recipe (here from the spec's
+    overrides) stops a trial whose validation loss stops falling: at a
+    constant rate of 1e-9 no weight moves, the loss of epoch 1 is never
+    beaten, and patience 2 ends the trial after epoch 3 of 8."""
+    path = _one_trial_spec(
+        spec, '"training.early_stopping_patience" = 2', '"training.learning_rate" = 1e-9', epochs=8,
+    )
+    _Epochs.log = []
+    run_search(path, tmp_path / "search", log=lambda *_: None, callbacks=[_Epochs()])
+    assert _Epochs.log == [[0, 1, 2]]
+
+
+@pytest.mark.slow
+def test_the_training_keys_are_searched_and_the_best_recipe_has_them(tmp_path):
+    """Batch size and the training controls searched by `keras-attention tune`:
+    every trial samples them, and best_recipe.toml trains with the winner's."""
+    from keras_attention.cli import main
+    from keras_attention.training.recipe import load_recipe
+
+    path = tmp_path / "spec.toml"
+    path.write_text(TINY_SPEC.format(recipe=ROOT / "models" / "dates.toml", kind="random").replace(
+        "max_trials = 3", "max_trials = 2").replace("[overrides]", """batch_size = [8, 16]
+optimizer = ["adamw"]
+weight_decay = [0.001, 0.1]
+clipnorm = [1.0, 5.0]
+gradient_accumulation_steps = [1, 2]
+schedule = ["cosine", "constant"]
+learning_rate = [0.0005, 0.005]
+warmup_steps = [2, 4]
+[overrides]"""))
+    out = tmp_path / "search"
+    assert main(["tune", str(path), "--out", str(out)]) == 0
+    rows = json.loads((out / "trials.json").read_text())
+    assert len(rows) == 2 and all(row["status"] == "COMPLETED" for row in rows)
+    for row in rows:
+        assert {"batch_size", "optimizer", "weight_decay", "clipnorm", "gradient_accumulation_steps",
+                "schedule", "learning_rate"} <= set(row["hyperparameters"])
+    best = json.loads((out / "best_hyperparameters.json").read_text())
+    training = load_recipe(out / "best_recipe.toml").training
+    for key in ("batch_size", "optimizer", "weight_decay", "clipnorm", "gradient_accumulation_steps",
+                "schedule", "learning_rate"):
+        assert getattr(training, key) == pytest.approx(best[key]) if isinstance(best[key], float) else \
+            getattr(training, key) == best[key], key
