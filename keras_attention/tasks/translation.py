@@ -10,7 +10,7 @@ import tensorflow as tf
 from keras_attention import data
 from keras_attention.data.preprocessors import Seq2SeqPreprocessor
 from keras_attention.models import Seq2SeqTransformer
-from keras_attention.tasks.base import TEXT_SPEC, Task, ids_spec
+from keras_attention.tasks.base import TEXT_SPEC, GroupedExamples, Task, ids_spec
 from keras_attention.training.metrics import bleu, exact_match
 
 __all__ = ["TranslationTask"]
@@ -31,6 +31,12 @@ def _embedded_dates(task) -> list:
     return list(dict(pairs).items())
 
 
+def _embedded_docstring_summaries(task) -> GroupedExamples:
+    # Split by module: no module's docstrings are in two of train, validation and test.
+    pairs, modules = data.docstring_summaries()
+    return GroupedExamples(pairs, modules, "module")
+
+
 class TranslationTask(Task):
     """Sentence pairs -> Seq2SeqTransformer; exact match and BLEU on the test split."""
 
@@ -39,7 +45,10 @@ class TranslationTask(Task):
     decoding_keys = ("beam_size", "length_penalty")
     command_help = "translate texts with a trained translation run"
     preset_class = Seq2SeqTransformer
-    embedded = {"embedded:dates": _embedded_dates}
+    embedded = {
+        "embedded:dates": _embedded_dates,
+        "embedded:docstring_summaries": _embedded_docstring_summaries,
+    }
     outputs = ("translation", "score", "truncated", "valid")
 
     @property

@@ -74,8 +74,9 @@ class TaskConfig:
 class DataConfig:
     """`[data]`: where the examples come from and how they become ids."""
 
-    # "embedded:dates", "embedded:docstrings", "embedded:docstring_topics",
-    # or a path to a file (TSV pairs, text lines, CSV/TSV with labels).
+    # "embedded:dates", "embedded:docstring_summaries" (split by module),
+    # "embedded:docstrings", "embedded:docstring_topics", or a path to a file
+    # (TSV pairs, text lines, CSV/TSV with labels).
     source: str = _field("embedded:dates")
     num_examples: int | None = _field(None, minimum=0, unset=0, doc="None (or 0): all")
     validation_fraction: float = _field(0.05, minimum=0, below=0.5)
