@@ -224,8 +224,8 @@ def docstring_summaries(max_words: int = 64) -> tuple[list[tuple[str, str]], lis
     `max_words` words) and its target is the summary line. Docstrings whose
     summary wraps onto a second line, summaries shorter than three words and
     bodies shorter than four are skipped, and so are call signatures standing
-    in for a summary ("B.count(sub[, start[, end]]) -> int") and bodies already seen (one
-    example per distinct source). Each example comes with its top-level
+    in for a summary (`B.count(sub[, start[, end]]) -> int`) and bodies
+    already seen (one example per distinct source). Each example comes with its top-level
     module ("email" for `email.message`), so that a split can keep every
     module in one part (`keras_attention.tasks.split_groups`). Deterministic
     for a given Python version.
@@ -243,7 +243,8 @@ def docstring_summaries(max_words: int = 64) -> tuple[list[tuple[str, str]], lis
     >>> pairs, modules = docstring_summaries()
     >>> len(pairs) == len(modules) > 1000, len(set(modules)) > 50
     (True, True)
-    >>> pairs[0][1]
+    >>> body, summary = pairs[0]
+    >>> summary
     'Metaclass for defining Abstract Base Classes (ABCs).'
     """
     if isinstance(max_words, bool) or not isinstance(max_words, int) or max_words < 1:
