@@ -211,8 +211,6 @@ def docstring_topics() -> tuple[list[str], list[str]]:
     return [text for _, text in examples], [label for label, _ in examples]
 
 
-
-
 def docstring_summaries(max_words: int = 64) -> tuple[list[tuple[str, str]], list[str]]:
     """A summarisation task: a docstring's body -> its one-line summary.
 
@@ -225,10 +223,10 @@ def docstring_summaries(max_words: int = 64) -> tuple[list[tuple[str, str]], lis
     summary wraps onto a second line, summaries shorter than three words and
     bodies shorter than four are skipped, and so are call signatures standing
     in for a summary (`B.count(sub[, start[, end]]) -> int`) and bodies
-    already seen (one example per distinct source). Each example comes with its top-level
-    module ("email" for `email.message`), so that a split can keep every
-    module in one part (`keras_attention.tasks.split_groups`). Deterministic
-    for a given Python version.
+    already seen (one example per distinct source). Each example comes with
+    its top-level module ("email" for `email.message`), so that a split can
+    keep every module in one part (`keras_attention.tasks.split_groups`).
+    Deterministic for a given Python version.
 
     Args:
         max_words: int >= 1, default 64. Longest body kept, in words.
