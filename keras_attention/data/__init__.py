@@ -5,7 +5,7 @@ inside exported SavedModels), so strings never enter the Keras graph.
 """
 
 from keras_attention.data.dates import date_pairs, date_templates, is_iso_date, perturb_case
-from keras_attention.data.datasets import docstring_topics, python_docstrings
+from keras_attention.data.datasets import docstring_summaries, docstring_topics, python_docstrings
 from keras_attention.data.pipelines import (
     classification_dataset,
     language_model_dataset,
@@ -44,6 +44,7 @@ __all__ = [
     "classification_dataset",
     "date_pairs",
     "date_templates",
+    "docstring_summaries",
     "docstring_topics",
     "language_model_dataset",
     "load_tokenizer",

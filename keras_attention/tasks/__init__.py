@@ -5,7 +5,7 @@ Recipe validation, the run loop, the CLI, the export and the tuner all read
 `TASKS`: a task kind is never matched as a string anywhere else.
 """
 
-from keras_attention.tasks.base import Task, split
+from keras_attention.tasks.base import GroupedExamples, Task, split, split_groups
 from keras_attention.tasks.classification import ClassificationTask
 from keras_attention.tasks.language_model import LanguageModelTask
 from keras_attention.tasks.masked_lm import MaskedLMTask
@@ -14,6 +14,7 @@ from keras_attention.training.recipe import RecipeError
 
 __all__ = [
     "ClassificationTask",
+    "GroupedExamples",
     "LanguageModelTask",
     "MaskedLMTask",
     "TASKS",
@@ -21,6 +22,7 @@ __all__ = [
     "TranslationTask",
     "get_task",
     "split",
+    "split_groups",
 ]
 
 TASKS: dict[str, type[Task]] = {

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 import keras
 import tensorflow as tf
@@ -26,7 +28,7 @@ from keras_attention.training.losses import MaskedSparseCategoricalCrossentropy
 from keras_attention.training.metrics import MaskedAccuracy
 from keras_attention.training.recipe import DataConfig, Recipe
 
-__all__ = ["Task", "TextTask", "split"]
+__all__ = ["GroupedExamples", "Task", "TextTask", "split", "split_groups"]
 
 TEXT_SPEC = tf.TensorSpec([None], tf.string, name="text")
 
@@ -51,6 +53,53 @@ def split(examples: list, validation_fraction: float, test_fraction: float, seed
             f"validation_fraction={validation_fraction}, test_fraction={test_fraction}"
         )
     return train, validation, test
+
+
+def split_groups(groups: list[str], validation_fraction: float, test_fraction: float, seed: int):
+    """Deterministic split of groups (e.g. modules) into (train, validation, test) names.
+
+    `groups` holds each example's group. The distinct groups are shuffled with
+    `seed` and dealt out whole: to test until it holds `test_fraction` of the
+    examples, then to validation until it holds `validation_fraction`, the
+    rest to train. A part overshoots its fraction by less than one group.
+
+    Returns:
+        Three sorted lists of group names, no name in two of them.
+
+    Example:
+
+    >>> groups = ["a"] * 4 + ["b"] * 3 + ["c"] * 2 + ["d"]
+    >>> train, validation, test = split_groups(groups, 0.2, 0.2, seed=0)
+    >>> sorted(train + validation + test)
+    ['a', 'b', 'c', 'd']
+    """
+    counts = Counter(groups)
+    names = sorted(counts)
+    random.Random(seed).shuffle(names)
+    wanted = {"test": round(len(groups) * test_fraction),
+              "validation": round(len(groups) * validation_fraction)}
+    parts = {"train": [], "validation": [], "test": []}
+    held = {"test": 0, "validation": 0}
+    for name in names:
+        part = next((part for part in ("test", "validation") if held[part] < wanted[part]), "train")
+        parts[part].append(name)
+        if part != "train":
+            held[part] += counts[name]
+    if not parts["train"]:
+        raise ValueError(
+            f"No training examples left after the split by group: {len(names)} groups, "
+            f"validation_fraction={validation_fraction}, test_fraction={test_fraction}"
+        )
+    return sorted(parts["train"]), sorted(parts["validation"]), sorted(parts["test"])
+
+
+class GroupedExamples(NamedTuple):
+    """Examples and the group of each (its module, say), as an embedded source
+    may return them: `Task.load_data` then keeps every group in one split."""
+
+    examples: list
+    groups: list[str]
+    group_name: str = "module"
 
 
 def _example(value):
@@ -100,6 +149,9 @@ class Task:
         self.train_examples: list = []
         self.validation_examples: list = []
         self.test_examples: list = []
+        # For a source split by group: {"by": group name, "train" / "validation"
+        # / "test": the groups of each part}; None for a random split.
+        self.split_groups: dict | None = None
         self._check_overrides()
 
     @property
@@ -141,14 +193,33 @@ class Task:
         return self.read_file(source)
 
     def load_data(self, data_path: str | None = None):
-        """Read the examples and split them into train / validation / test."""
+        """Read the examples and split them into train / validation / test:
+        at random, or whole groups to each part when the source groups its
+        examples (`GroupedExamples`, recorded in `split_groups`)."""
         config = self.data_config
         examples = self.read_examples(data_path)
+        grouped = examples if isinstance(examples, GroupedExamples) else None
+        if grouped is not None:
+            examples = grouped.examples
         if config.num_examples is not None:
             examples = examples[: config.num_examples]
-        self.train_examples, self.validation_examples, self.test_examples = split(
-            examples, config.validation_fraction, config.test_fraction, self.seed
-        )
+        fractions = (config.validation_fraction, config.test_fraction, self.seed)
+        if grouped is None:
+            self.split_groups = None
+            self.train_examples, self.validation_examples, self.test_examples = split(
+                examples, *fractions
+            )
+            return
+        groups = grouped.groups[: len(examples)]
+        names = dict(zip(("train", "validation", "test"), split_groups(groups, *fractions)))
+        part_of = {group: part for part, members in names.items() for group in members}
+        parts = {part: [] for part in names}
+        for example, group in zip(examples, groups):
+            parts[part_of[group]].append(example)
+        for offset, part in enumerate(parts.values()):  # a part's order is not its groups'
+            random.Random(self.seed + offset).shuffle(part)
+        self.train_examples, self.validation_examples, self.test_examples = parts.values()
+        self.split_groups = {"by": grouped.group_name, **names}
 
     def tokenizer_texts(self) -> dict[str, list[str]]:
         """Texts to learn each tokenizer from (training split only)."""

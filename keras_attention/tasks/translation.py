@@ -1,5 +1,5 @@
-"""Translation: sentence pairs -> `Seq2SeqTransformer`; exact match and BLEU,
-decoded exactly as served."""
+"""Translation (and summarisation): text pairs -> `Seq2SeqTransformer`; exact
+match, BLEU and optionally ROUGE and a baseline, decoded exactly as served."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import tensorflow as tf
 from keras_attention import data
 from keras_attention.data.preprocessors import Seq2SeqPreprocessor
 from keras_attention.models import Seq2SeqTransformer
-from keras_attention.tasks.base import TEXT_SPEC, Task, ids_spec
-from keras_attention.training.metrics import bleu, exact_match
+from keras_attention.tasks.base import TEXT_SPEC, GroupedExamples, Task, ids_spec
+from keras_attention.training.metrics import ROUGE_TYPES, bleu, exact_match, first_sentence, rouge
 
 __all__ = ["TranslationTask"]
 
@@ -21,6 +21,8 @@ _DATES = 20000
 
 # Output constraints a translation recipe can ask for: strings -> bool, in TF ops.
 CONSTRAINTS = {"iso_date": data.is_iso_date}
+# Baselines a recipe can score beside the model (`evaluation.baseline`): source -> answer.
+BASELINES = {"first_sentence": first_sentence}
 
 
 def _embedded_dates(task) -> list:
@@ -31,15 +33,32 @@ def _embedded_dates(task) -> list:
     return list(dict(pairs).items())
 
 
+def _embedded_docstring_summaries(task) -> GroupedExamples:
+    # Split by module: no module's docstrings are in two of train, validation and test.
+    pairs, modules = data.docstring_summaries()
+    return GroupedExamples(pairs, modules, "module")
+
+
+def _rouge_text(scores: dict) -> str:
+    if "rougeL" not in scores:
+        return ""
+    return "   ROUGE-1/2/L: " + " / ".join(f"{scores[name]:.4f}" for name in ROUGE_TYPES)
+
+
 class TranslationTask(Task):
-    """Sentence pairs -> Seq2SeqTransformer; exact match and BLEU on the test split."""
+    """Text pairs -> Seq2SeqTransformer; exact match and BLEU on the test split, with
+    `evaluation.rouge` ROUGE-1/2/L too, and with `evaluation.baseline` a baseline
+    scored the same way (summarisation: the first sentence)."""
 
     kind = "translation"
     command = "translate"
     decoding_keys = ("beam_size", "length_penalty")
     command_help = "translate texts with a trained translation run"
     preset_class = Seq2SeqTransformer
-    embedded = {"embedded:dates": _embedded_dates}
+    embedded = {
+        "embedded:dates": _embedded_dates,
+        "embedded:docstring_summaries": _embedded_docstring_summaries,
+    }
     outputs = ("translation", "score", "truncated", "valid")
 
     @property
@@ -275,16 +294,25 @@ class TranslationTask(Task):
             ],
         }
 
-    def _score(self, model, examples) -> tuple[dict, list]:
-        """Scores of one split, and its `(source, prediction, reference)` rows."""
-        sources = [source for source, _ in examples]
-        raw = self.predict(model, sources)
+    def _text_scores(self, raw, examples) -> tuple[dict, list, list]:
+        """`(scores, predictions, references)` of answers `raw` to `examples`,
+        both sides normalised alike: exact match, BLEU and, with
+        `evaluation.rouge`, ROUGE-1/2/L."""
         predictions, references = self._normalized(raw, [target for _, target in examples])
         scores = {
             "exact_match": exact_match(predictions, references),
             "bleu": bleu(predictions, references),
-            "examples": len(examples),
         }
+        if self.recipe.evaluation.rouge:
+            scores.update(rouge(predictions, references))
+        scores["examples"] = len(examples)
+        return scores, predictions, references
+
+    def _score(self, model, examples) -> tuple[dict, list]:
+        """Scores of one split, and its `(source, prediction, reference)` rows."""
+        sources = [source for source, _ in examples]
+        raw = self.predict(model, sources)
+        scores, predictions, references = self._text_scores(raw, examples)
         constraint = self.recipe.evaluation.output_constraint
         if constraint:
             valid = CONSTRAINTS[constraint](tf.constant(raw, tf.string)).numpy()
@@ -298,13 +326,22 @@ class TranslationTask(Task):
         metrics = {
             "exact_match": scores["exact_match"],
             "bleu": scores["bleu"],
+            **{name: scores[name] for name in ROUGE_TYPES if name in scores},
             "test_examples": len(examples),
             "decoding": self._decoding(),
             "normalization": self._normalization(),
             "splits": {"random": scores},
         }
         log(f"Held-out exact match: {metrics['exact_match']:.4f}   BLEU: {metrics['bleu']:.2f}"
-            f"   ({len(examples)} test examples)")
+            f"{_rouge_text(metrics)}   ({len(examples)} test examples)")
+        baseline = evaluation.baseline
+        if baseline:
+            # The same test split, normalised and scored the same way as the model.
+            answers = [BASELINES[baseline](source) for source, _ in examples]
+            metrics[f"baseline_{baseline}"], _, _ = self._text_scores(answers, examples)
+            scored = metrics[f"baseline_{baseline}"]
+            log(f"Baseline {baseline!r}: exact match {scored['exact_match']:.4f}   "
+                f"BLEU: {scored['bleu']:.2f}{_rouge_text(scored)}")
         for name, split in self.generalization_splits().items():
             metrics["splits"][name], _ = self._score(model, split)
         for name, split in metrics["splits"].items():

@@ -1,13 +1,15 @@
-"""Metrics: masked token accuracy (a Keras metric), BLEU, exact match, perplexity."""
+"""Metrics: masked token accuracy (a Keras metric), BLEU, ROUGE, exact match,
+perplexity, and the first-sentence baseline of summarisation."""
 
 from __future__ import annotations
 
 import math
+import re
 
 import keras
 from keras import ops
 
-__all__ = ["MaskedAccuracy", "bleu", "exact_match", "perplexity"]
+__all__ = ["MaskedAccuracy", "bleu", "exact_match", "first_sentence", "perplexity", "rouge"]
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
@@ -54,17 +56,21 @@ class MaskedAccuracy(keras.metrics.Metric):
         return {**super().get_config(), "pad_id": self.pad_id}
 
 
+def _check_pairs(predictions: list[str], references: list[str]) -> None:
+    if len(predictions) != len(references) or not references:
+        raise ValueError(
+            "`predictions` and `references` must be non-empty and of equal length. "
+            f"Received: {len(predictions)} predictions, {len(references)} references"
+        )
+
+
 def exact_match(predictions: list[str], references: list[str]) -> float:
     """Fraction of predictions equal to their reference (after stripping spaces at the ends).
 
     >>> exact_match(["2024-03-05", "1999-01-01"], ["2024-03-05", "1999-01-02"])
     0.5
     """
-    if len(predictions) != len(references) or not references:
-        raise ValueError(
-            "`predictions` and `references` must be non-empty and of equal length. "
-            f"Received: {len(predictions)} predictions, {len(references)} references"
-        )
+    _check_pairs(predictions, references)
     return sum(p.strip() == r.strip() for p, r in zip(predictions, references)) / len(references)
 
 
@@ -81,6 +87,73 @@ def bleu(predictions: list[str], references: list[str]) -> float:
     import sacrebleu
 
     return float(sacrebleu.corpus_bleu(predictions, [references]).score)
+
+
+ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
+
+
+def rouge(predictions: list[str], references: list[str]) -> dict[str, float]:
+    """Mean ROUGE-1, ROUGE-2 and ROUGE-L F-measures, in [0, 1] (rouge-score).
+
+    Each prediction is scored against its reference by Google's `rouge-score`
+    package (its tokenizer: lower-cased, letters and digits only; Porter
+    stemming), and the per-example F-measures are averaged. ROUGE-L is the
+    longest common subsequence of the two texts as one sentence each.
+
+    Args:
+        predictions: list of str, the system's texts.
+        references: list of str, one reference per prediction.
+
+    Returns:
+        `{"rouge1": float, "rouge2": float, "rougeL": float}`.
+
+    Example:
+
+    >>> scores = rouge(["the cat sat on the mat"], ["the cat sat on the mat"])
+    >>> {name: round(value, 3) for name, value in scores.items()}
+    {'rouge1': 1.0, 'rouge2': 1.0, 'rougeL': 1.0}
+
+    References:
+        Lin, "ROUGE: A Package for Automatic Evaluation of Summaries", 2004.
+    """
+    from rouge_score import rouge_scorer
+
+    _check_pairs(predictions, references)
+    scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
+    totals = dict.fromkeys(ROUGE_TYPES, 0.0)
+    for prediction, reference in zip(predictions, references):
+        scores = scorer.score(reference, prediction)  # (target, prediction)
+        for name in ROUGE_TYPES:
+            totals[name] += scores[name].fmeasure
+    return {name: total / len(references) for name, total in totals.items()}
+
+
+# A sentence ends at ".", "!" or "?" followed by a space and what starts a
+# sentence (a capital, a digit, a quote, a bracket), or by the end of the text:
+# "e.g. the" and "3.11" do not end one.
+_SENTENCE_END = re.compile(r"""[.!?](?=\s+[A-Z0-9"'(\[`*]|\s*$)""")
+
+
+def first_sentence(text: str) -> str:
+    """The text's first sentence: summarisation's lead baseline.
+
+    Whitespace is collapsed first; the sentence ends at the first ".", "!" or
+    "?" that is followed by a space and a capital letter, digit, quote or
+    bracket, or by the end of the text. A text with no such end is returned
+    whole.
+
+    Example:
+
+    >>> first_sentence("Return the value.  It is cached.")
+    'Return the value.'
+    >>> first_sentence("Use a key, e.g. the name, since 3.11. Then stop")
+    'Use a key, e.g. the name, since 3.11.'
+    >>> first_sentence("No full stop here")
+    'No full stop here'
+    """
+    text = " ".join(text.split())
+    end = _SENTENCE_END.search(text)
+    return text[: end.end()] if end else text
 
 
 def perplexity(mean_cross_entropy: float) -> float:

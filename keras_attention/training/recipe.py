@@ -74,8 +74,9 @@ class TaskConfig:
 class DataConfig:
     """`[data]`: where the examples come from and how they become ids."""
 
-    # "embedded:dates", "embedded:docstrings", "embedded:docstring_topics",
-    # or a path to a file (TSV pairs, text lines, CSV/TSV with labels).
+    # "embedded:dates", "embedded:docstring_summaries" (split by module),
+    # "embedded:docstrings", "embedded:docstring_topics", or a path to a file
+    # (TSV pairs, text lines, CSV/TSV with labels).
     source: str = _field("embedded:dates")
     num_examples: int | None = _field(None, minimum=0, unset=0, doc="None (or 0): all")
     validation_fraction: float = _field(0.05, minimum=0, below=0.5)
@@ -206,6 +207,11 @@ class EvaluationConfig:
     # translation: None, or "iso_date" (answer with the best beam that is a
     # real calendar date, or "" when none is)
     output_constraint: str | None = _field(None, choices=("iso_date",), unset="")
+    # translation: also score ROUGE-1/2/L F-measures (rouge-score), as for summaries
+    rouge: bool = _field(False)
+    # translation: also score a baseline on the same test split, the same way:
+    # None, or "first_sentence" (the source's first sentence as the answer)
+    baseline: str | None = _field(None, choices=("first_sentence",), unset="")
     num_samples: int = _field(5, minimum=0)
     max_examples: int = _field(1000, minimum=1)
     # language models: how `generate` continues a prompt (temperature 0: greedy)

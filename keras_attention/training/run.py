@@ -320,6 +320,8 @@ def train(
             "validation_examples": len(task.validation_examples),
             "test_examples": len(task.test_examples),
         }
+        if task.split_groups is not None:  # which groups (modules) each part holds
+            metrics["data"]["split_groups"] = task.split_groups
         write_text_atomically(work / "metrics.json", json.dumps(metrics, indent=2) + "\n")
         shutil.rmtree(work / "export", ignore_errors=True)  # a killed attempt's, never installed
         export_task(task, model, work / "export", metrics=metrics)

@@ -7,7 +7,7 @@ import pytest
 
 from keras_attention.data import RESERVED_TOKENS, WordPieceTokenizer, load_tokenizer
 from keras_attention.models import GPTDecoder
-from keras_attention.tasks import get_task, split
+from keras_attention.tasks import get_task, split, split_groups
 from keras_attention.tasks.base import Task, TextTask
 from keras_attention.training.recipe import validate_recipe
 
@@ -170,3 +170,45 @@ def test_serving_limits_name_each_tokenizers_vocabulary():
         "Vocabulary (tokenizer): 9 WordPieceTokenizer tokens, lower-cased and accent-stripped; "
         "words it cannot spell become [UNK]. `token_ids_to_logits` takes ids in [0, 9), 0 being padding."
     ]
+
+
+def test_split_by_group_deals_out_whole_groups():
+    groups = [f"m{i % 13}" for i in range(200)] + ["big"] * 40
+    train, validation, test = split_groups(groups, 0.1, 0.2, seed=3)
+    assert sorted(train + validation + test) == sorted(set(groups))
+    assert not (set(train) & set(validation) or set(train) & set(test) or set(validation) & set(test))
+    held = {name: sum(group in part for group in groups) for name, part in
+            (("validation", validation), ("test", test))}
+    # Each part reaches its share and overshoots it by less than one group (at most 40 examples).
+    assert 24 <= held["validation"] < 24 + 40 and 48 <= held["test"] < 48 + 40
+    assert split_groups(groups, 0.1, 0.2, seed=3) == (train, validation, test)
+    assert split_groups(groups, 0.1, 0.2, seed=4) != (train, validation, test)
+    with pytest.raises(ValueError, match="No training examples left after the split by group"):
+        split_groups(["a", "a", "b"], 0.4, 0.4, seed=0)
+
+
+def test_docstring_summaries_are_split_by_module():
+    """No module has docstrings in two of train, validation and test: read
+    each example's module back from the dataset."""
+    from keras_attention.data import docstring_summaries
+
+    recipe = validate_recipe({"data": {"source": "embedded:docstring_summaries",
+                                       "validation_fraction": 0.1, "test_fraction": 0.15}})
+    task = get_task(recipe)
+    task.load_data()
+    pairs, modules = docstring_summaries()
+    module_of = dict(zip(pairs, modules))
+    found = {
+        part: {module_of[example] for example in examples}
+        for part, examples in (("train", task.train_examples), ("validation", task.validation_examples),
+                               ("test", task.test_examples))
+    }
+    assert all(found.values())
+    assert not (found["train"] & found["test"] or found["train"] & found["validation"]
+                or found["validation"] & found["test"])
+    assert task.split_groups == {"by": "module", **{part: sorted(names) for part, names in found.items()}}
+    assert sum(map(len, (task.train_examples, task.validation_examples, task.test_examples))) == len(pairs)
+    assert round(0.15 * len(pairs)) <= len(task.test_examples) < 0.3 * len(pairs)
+    again = get_task(recipe)
+    again.load_data()
+    assert again.test_examples == task.test_examples and again.train_examples == task.train_examples

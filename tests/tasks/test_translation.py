@@ -239,3 +239,54 @@ def test_generalization_splits_only_for_the_embedded_dates():
                for source, target in splits["case_perturbed"])
     task.source = "pairs.tsv"
     assert task.generalization_splits() == {}
+
+
+def test_rouge_and_the_baseline_are_scored_on_the_test_split(tmp_path):
+    """`evaluation.rouge` adds ROUGE-1/2/L; `evaluation.baseline =
+    "first_sentence"` scores each source's first sentence on the same split,
+    the same way. Expected values come from rouge-score and sacrebleu called
+    directly."""
+    from rouge_score import rouge_scorer
+
+    pairs = tmp_path / "pairs.tsv"
+    rows = [(f"Return item {i} of the list. It may be cached.", f"Get the item number {i}.") for i in range(40)]
+    pairs.write_text("".join(f"{s}\t{t}\n" for s, t in rows))
+    recipe = validate_recipe({
+        "data": {"source": str(pairs), "vocabulary_size": 120, "test_fraction": 0.2},
+        "model": {"preset": "transformer_tiny"},
+        "evaluation": {"rouge": True, "baseline": "first_sentence"},
+    })
+    task = get_task(recipe)
+    task.load_data()
+    task.prepare_tokenizers(tmp_path, show_progress=False)
+    task.predict = lambda model, texts: ["Get the item." for _ in texts]
+    metrics = task.evaluate(model=None, log=lambda *_: None)
+
+    references = [target for _, target in task.test_examples]
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+
+    def expected(predictions):
+        scores = [scorer.score(r, p) for p, r in zip(predictions, references)]
+        return {
+            **{name: pytest.approx(np.mean([s[name].fmeasure for s in scores])) for name in ("rouge1", "rouge2", "rougeL")},
+            "bleu": pytest.approx(sacrebleu.corpus_bleu(predictions, [references]).score),
+        }
+
+    model_scores = expected(["Get the item."] * len(references))
+    assert {name: metrics[name] for name in model_scores} == model_scores
+    baseline = metrics["baseline_first_sentence"]
+    firsts = [source.split(". ")[0] + "." for source, _ in task.test_examples]
+    assert {name: baseline[name] for name in model_scores} == expected(firsts)
+    assert baseline["examples"] == len(references) == 8
+    assert metrics["rougeL"] > baseline["rougeL"]
+
+
+def test_without_the_keys_no_rouge_and_no_baseline_is_scored(tmp_path):
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("".join(f"source {i}. More.\ttarget {i}\n" for i in range(30)))
+    task = get_task(validate_recipe({"data": {"source": str(pairs), "vocabulary_size": 100, "test_fraction": 0.2}}))
+    task.load_data()
+    task.prepare_tokenizers(tmp_path, show_progress=False)
+    task.predict = lambda model, texts: list(texts)
+    metrics = task.evaluate(model=None, log=lambda *_: None)
+    assert not {"rouge1", "rouge2", "rougeL"} & set(metrics) and not any(k.startswith("baseline") for k in metrics)

@@ -1,4 +1,4 @@
-"""Masked accuracy, exact match, perplexity."""
+"""Masked accuracy, exact match, perplexity, ROUGE and the first-sentence baseline."""
 
 import math
 from pathlib import Path
@@ -13,7 +13,9 @@ import keras
 from keras_attention.training import (
     MaskedAccuracy,
     exact_match,
+    first_sentence,
     perplexity,
+    rouge,
 )
 
 
@@ -30,6 +32,49 @@ def test_exact_match_and_perplexity():
     with pytest.raises(ValueError, match="equal length"):
         exact_match(["a"], ["a", "b"])
     assert perplexity(math.log(7.0)) == pytest.approx(7.0)
+
+
+def test_rouge_by_hand():
+    # "the cat sat" against "the cat sat on the mat": 3 of 6 unigrams and 2 of 5
+    # bigrams found, all predicted ones right; the longest common subsequence is 3.
+    # "dogs run" against "a bird flies": nothing in common.
+    scores = rouge(["the cat sat", "dogs run"], ["the cat sat on the mat", "a bird flies"])
+    f_unigrams = 2 * 1.0 * 0.5 / 1.5
+    f_bigrams = 2 * 1.0 * 0.4 / 1.4
+    assert scores == pytest.approx({"rouge1": f_unigrams / 2, "rouge2": f_bigrams / 2, "rougeL": f_unigrams / 2})
+
+
+def test_rouge_is_rouge_score_s_mean_f_measure_with_stemming():
+    from rouge_score import rouge_scorer
+
+    predictions = ["Returns the values of the list.", "Close the file now", "", "Set up a new logger."]
+    references = ["Return the value in the lists.", "Close this file.", "Read a file.", "Create a logger object"]
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    direct = [scorer.score(reference, prediction) for prediction, reference in zip(predictions, references)]
+    expected = {name: float(np.mean([scores[name].fmeasure for scores in direct]))
+                for name in ("rouge1", "rouge2", "rougeL")}
+    assert rouge(predictions, references) == pytest.approx(expected)
+    assert rouge(["Returns the values"], ["Return the value"])["rougeL"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="equal length"):
+        rouge(["a"], [])
+
+
+@pytest.mark.parametrize(
+    "text, sentence",
+    [
+        ("Return the value. It is cached.", "Return the value."),
+        ("  Is it\n  cached?   Yes, always.", "Is it cached?"),
+        ("Stop now! Then go.", "Stop now!"),
+        ("Use a key, e.g. the name. Then stop", "Use a key, e.g. the name."),
+        ("New in version 3.11. See PEP 654.", "New in version 3.11."),
+        ("Call f() on it. 'x' is kept.", "Call f() on it."),
+        ("Ends the text.", "Ends the text."),
+        ("No full stop at all", "No full stop at all"),
+        ("", ""),
+    ],
+)
+def test_first_sentence(text, sentence):
+    assert first_sentence(text) == sentence
 
 
 def _all_right_but_the_padded_slots(model, inputs):

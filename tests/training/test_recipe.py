@@ -46,6 +46,7 @@ def test_dump_and_load_round_trip(tmp_path):
         ({"training": {"batch_size": 0}}, "`training.batch_size` must be >= 1"),
         ({"data": {"test_fraction": 0.7}}, "`data.test_fraction` must be in \\[0, 0.5\\)"),
         ({"training": 3}, "`training` must be a table"),
+        ({"evaluation": {"baseline": "lead_3"}}, "`evaluation.baseline` must be one of \\['first_sentence'\\]. Received: 'lead_3'"),
     ],
 )
 def test_invalid_recipes_name_the_key(recipe, message):
