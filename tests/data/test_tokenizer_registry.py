@@ -5,7 +5,12 @@ import json
 
 import pytest
 
-from keras_attention.data import RESERVED_TOKENS, SentencePieceTokenizer, WordPieceTokenizer
+from keras_attention.data import (
+    RESERVED_TOKENS,
+    BytePairTokenizer,
+    SentencePieceTokenizer,
+    WordPieceTokenizer,
+)
 from keras_attention.data.tokenizer_registry import TOKENIZERS, load_tokenizer
 from tests.data.test_sentencepiece_tokenizer import PROJECT_IDS, _train_sentencepiece
 
@@ -16,11 +21,20 @@ def _tokenizer(kind, tmp_path):
     """A tiny tokenizer of each registered kind."""
     if kind == "wordpiece":
         return WordPieceTokenizer(RESERVED_TOKENS + ["a", "b", "##a", "##b", "5", "-"], lower_case=True)
+    if kind == "byte_pair":
+        pytest.importorskip("keras_hub")
+        from tests.convert import gpt2_checkpoints
+
+        return BytePairTokenizer(gpt2_checkpoints.VOCABULARY, gpt2_checkpoints.MERGES)
     return SentencePieceTokenizer(_train_sentencepiece(tmp_path / "spm", **PROJECT_IDS))
 
 
-def test_the_registry_holds_both_kinds_by_the_type_they_save():
-    assert TOKENIZERS == {"wordpiece": WordPieceTokenizer, "sentencepiece": SentencePieceTokenizer}
+def test_the_registry_holds_every_kind_by_the_type_it_saves():
+    assert TOKENIZERS == {
+        "wordpiece": WordPieceTokenizer,
+        "sentencepiece": SentencePieceTokenizer,
+        "byte_pair": BytePairTokenizer,
+    }
 
 
 @pytest.mark.parametrize("kind", sorted(TOKENIZERS))
