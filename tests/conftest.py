@@ -8,6 +8,34 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
+# `make test` hands whole files to its two workers (--dist loadfile) in the
+# order collected here (--no-loadscope-reorder): the longest files first, then
+# the other files with slow tests, then the rest, so that no long file starts
+# last while the other worker has nothing left to do.
+LONGEST_FILES = (
+    "tests/docs/test_docs_commands.py",
+    "tests/training/test_default_recipe.py",
+    "tests/export/test_server.py",
+    "tests/training/test_run.py",
+    "tests/export/test_saved_model.py",
+    "tests/tuning/test_search.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    def path(item):
+        return item.nodeid.split("::")[0]
+
+    slow = {path(item) for item in items if item.get_closest_marker("slow")}
+
+    def rank(item):
+        if path(item) in LONGEST_FILES:
+            return LONGEST_FILES.index(path(item))
+        return len(LONGEST_FILES) + (path(item) not in slow)
+
+    items.sort(key=rank)  # stable: a file's tests keep their order
+
+
 @pytest.fixture(autouse=True)
 def _seed_and_clean_state():
     keras.utils.set_random_seed(1234)
