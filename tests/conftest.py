@@ -64,7 +64,7 @@ TINY_RUNS_COMMON = ["training.epochs=1", "training.steps_per_epoch=4", "training
 
 
 @pytest.fixture(scope="session")
-def trained(tmp_path_factory, worker_id):
+def trained(tmp_path_factory):
     """`trained(recipe_name) -> (run_dir, task, model)`: a tiny run of `models/NAME.toml`.
 
     Each recipe is trained once per test session, even across xdist workers
@@ -79,7 +79,7 @@ def trained(tmp_path_factory, worker_id):
 
     # Under xdist every worker has its own basetemp; their parent is this session's.
     root = tmp_path_factory.getbasetemp()
-    root = (root.parent if worker_id != "master" else root) / "trained-runs"
+    root = (root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root) / "trained-runs"
     root.mkdir(exist_ok=True)
     cache = {}
 
