@@ -62,18 +62,15 @@ def test_attention_of_a_run_with_a_sentencepiece_tokenizer(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def tiny_runs(tmp_path_factory):
-    """`{kind: run directory}`: a tiny translation and a tiny classification run."""
+def tiny_runs(trained, tmp_path_factory):
+    """`{kind: run directory}`: copies of the session's tiny translation and
+    classification runs (tests/conftest.py), ours to write into."""
+    import shutil
+
     root = tmp_path_factory.mktemp("runs")
-    recipes = {
-        "translation": ("dates.toml", TINY["translation"]),
-        "classification": ("bert-topics.toml", TINY["classification"] + ['model.init_from=""']),
-    }
     runs = {}
-    for kind, (recipe, options) in recipes.items():
-        out = root / kind
-        assert main(["train", str(ROOT / "models" / recipe), "--out", str(out), *sets(options + COMMON)]) == 0
-        runs[kind] = out
+    for kind, name in (("translation", "dates"), ("classification", "bert-topics")):
+        runs[kind] = Path(shutil.copytree(trained(name)[0], root / kind))
     return runs
 
 

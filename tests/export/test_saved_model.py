@@ -12,9 +12,11 @@ import pytest
 pytestmark = pytest.mark.slow
 
 # Run in a subprocess in which `import keras_attention` fails: the export
-# must need only TensorFlow and tensorflow-text.
+# must need only TensorFlow and tensorflow-text. One such process serves every
+# call of this test session (importing TensorFlow once, not once a call): it
+# reads `[export, inputs]` lines and answers each with one REPLY line.
 ISOLATED = """
-import json, sys
+import json, os, sys, traceback
 class Block:
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] == "keras_attention":
@@ -23,26 +25,85 @@ sys.meta_path.insert(0, Block())
 import numpy as np
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (tokenizer ops)
-model = tf.saved_model.load(sys.argv[1])
-inputs = json.loads(sys.argv[2])
-outputs = model.signatures["serving_default"](**{
-    name: tf.constant(value, dtype=tf.string if isinstance(value, list) and value and isinstance(value[0], str) else None)
-    for name, value in inputs.items()})
+loaded = {}
+def load(export):
+    key = (export, os.stat(os.path.join(export, "saved_model.pb")).st_mtime_ns)
+    if key not in loaded:
+        loaded[key] = tf.saved_model.load(export)
+    return loaded[key]
 def plain(value):
     value = value.numpy()
     return [v.decode() if isinstance(v, bytes) else v for v in value.tolist()] if value.ndim else value.item()
-print(json.dumps({name: plain(value) for name, value in outputs.items()}))
+for line in sys.stdin:
+    export, inputs = json.loads(line)
+    try:
+        assert "keras_attention" not in sys.modules
+        outputs = load(export).signatures["serving_default"](**{
+            name: tf.constant(value, dtype=tf.string if isinstance(value, list) and value and isinstance(value[0], str) else None)
+            for name, value in inputs.items()})
+        reply = {"outputs": {name: plain(value) for name, value in outputs.items()}}
+    except Exception:
+        reply = {"error": traceback.format_exc()}
+    print("REPLY " + json.dumps(reply), flush=True)
 """
 
 
+class _IsolatedProcess:
+    """The one process (per test session) that loads and calls exports for `_isolated`."""
+
+    def __init__(self):
+        import atexit
+        import queue
+        import tempfile
+        import threading
+
+        self.stderr = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", ISOLATED], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=self.stderr, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+        )
+        self.replies = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        atexit.register(self.close)
+
+    def _read(self):
+        for line in self.process.stdout:
+            if line.startswith("REPLY "):
+                self.replies.put(json.loads(line[len("REPLY "):]))
+        self.replies.put(None)  # the process ended
+
+    def _stderr(self):
+        self.stderr.seek(0)
+        return self.stderr.read().decode(errors="replace")[-3000:]
+
+    def call(self, export, inputs, timeout=300):
+        import queue
+
+        self.process.stdin.write(json.dumps([str(export), inputs]) + "\n")
+        self.process.stdin.flush()
+        try:
+            reply = self.replies.get(timeout=timeout)
+        except queue.Empty:
+            self.close()
+            raise AssertionError(f"no answer from the isolated process in {timeout} s:\n{self._stderr()}")
+        assert reply is not None, f"the isolated process exited:\n{self._stderr()}"
+        assert "error" not in reply, reply["error"]
+        return reply["outputs"]
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+_ISOLATED_PROCESS = []
+
+
 def _isolated(export, inputs):
-    result = subprocess.run(
-        [sys.executable, "-c", ISOLATED, str(export), json.dumps(inputs)],
-        capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    """`serving_default(**inputs)` of `export`, called where keras_attention cannot be imported."""
+    if not _ISOLATED_PROCESS or _ISOLATED_PROCESS[0].process.poll() is not None:
+        _ISOLATED_PROCESS[:] = [_IsolatedProcess()]
+    return _ISOLATED_PROCESS[0].call(export, inputs)
 
 
 @pytest.fixture(scope="module")
