@@ -2,6 +2,7 @@
 alone, `make test` the test and docs tools on top (read with `make -n`, which
 prints the recipe without running it)."""
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,7 +13,11 @@ ROOT = Path(__file__).parents[1]
 
 
 def _recipe(target: str) -> list[str]:
-    result = subprocess.run(["make", "-n", "-B", target], cwd=ROOT, capture_output=True, text=True, check=True)
+    # Under `make test` the outer make's flags would make this one print
+    # "Entering directory" lines: run it as a user would, from a clean environment.
+    environment = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    result = subprocess.run(["make", "--no-print-directory", "-n", "-B", target], cwd=ROOT,
+                            capture_output=True, text=True, check=True, env=environment)
     return result.stdout.splitlines()
 
 
