@@ -54,7 +54,7 @@ from keras_attention import data  # noqa: E402
 from keras_attention.models import Seq2SeqTransformer  # noqa: E402
 from keras_attention.training.metrics import bleu, exact_match  # noqa: E402
 from keras_attention.training.recipe import parse_override, validate_recipe  # noqa: E402
-from keras_attention.training.run import _optimizer  # noqa: E402
+from keras_attention.training.optimizers import build_optimizer  # noqa: E402
 from keras_attention.tasks import TranslationTask, split  # noqa: E402
 
 # Default cipher task.
@@ -403,7 +403,7 @@ def main():
     models = {"ours": ours, "keras-hub": peer}
     for model in models.values():
         model.compile(
-            optimizer=_optimizer(recipe, config["hidden_dim"]),
+            optimizer=build_optimizer(recipe.training, config["hidden_dim"], args.steps),
             loss=task.loss(),
             metrics=task.metrics(),
             jit_compile=False,
