@@ -48,12 +48,15 @@ def test_bert(make):
     check(make(), lambda name, shape: truncated_normal_std(0.02))
 
 
+PAPER_STAGE = {"position": "sinusoidal", "scale_embeddings": True, "embeddings_initializer": None}
+
+
 @pytest.mark.parametrize(
     "overrides",
-    [{}, {"position": "learned", "tie_embeddings": False}],
+    [PAPER_STAGE, {**PAPER_STAGE, "position": "learned", "tie_embeddings": False}],
     ids=["sinusoidal_tied", "learned_untied"],
 )
-def test_seq2seq_transformer(overrides):
+def test_seq2seq_transformer_paper_stage(overrides):
     model = Seq2SeqTransformer.from_preset("transformer_tiny", **overrides)
     hidden_dim = model.hidden_dim
 
@@ -62,6 +65,20 @@ def test_seq2seq_transformer(overrides):
         # the forward pass, paper §3.4); every other matrix glorot_uniform.
         if name.endswith("embeddings"):
             return hidden_dim**-0.5
+        return glorot_uniform_std(shape)
+
+    check(model, expected_std)
+
+
+@pytest.mark.parametrize("preset", ["transformer_tiny", "transformer_small"])
+def test_seq2seq_transformer_small_presets(preset):
+    # The small presets' stage: token and position embeddings ~ U(-0.05, 0.05),
+    # whose standard deviation is 0.05 / sqrt(3); every other matrix glorot_uniform.
+    model = Seq2SeqTransformer.from_preset(preset, encoder_vocabulary_size=500)
+
+    def expected_std(name, shape):
+        if name.endswith("embeddings"):
+            return 0.05 / 3**0.5
         return glorot_uniform_std(shape)
 
     check(model, expected_std)

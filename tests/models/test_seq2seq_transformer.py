@@ -56,8 +56,10 @@ def test_shared_embeddings_are_one_table():
     shared = _tiny(share_embeddings=True)
     separate = _tiny()
     assert shared.encoder_embedding is shared.decoder_embedding
-    table = 100 * 64
-    assert separate.count_params() - shared.count_params() == table
+    # One token table (100 ids) and, with the preset's learned positions,
+    # one position table (40 positions), each 64 wide.
+    assert separate.position == "learned"
+    assert separate.count_params() - shared.count_params() == 100 * 64 + 40 * 64
 
 
 def _uncached_greedy(model, source, length):
@@ -176,7 +178,10 @@ def test_embedding_stage_is_configurable_and_round_trips():
     clone.set_weights(model.get_weights())
     np.testing.assert_allclose(clone(inputs), logits, atol=1e-6)
     assert clone.scale_embeddings is False
-    paper = Seq2SeqTransformer.from_preset("transformer_tiny", encoder_vocabulary_size=50)
+    paper = Seq2SeqTransformer.from_preset(
+        "transformer_tiny", encoder_vocabulary_size=50, scale_embeddings=True,
+        embeddings_initializer=None, position="sinusoidal",
+    )
     paper(inputs)
     table = [v for v in paper.weights if "token_embedding" in v.path][0].numpy()
     assert abs(table.std() - paper.hidden_dim**-0.5) < 0.1 * paper.hidden_dim**-0.5
