@@ -88,16 +88,21 @@ class InitialRun:
         if self._weights is None:
             model = keras.saving.load_model(self.directory / "model.keras", compile=False)
             self.model_name = type(model).__name__
-            self._settings = settings(model, (*SETTINGS, "max_sequence_length"))
+            self._settings = model_settings(model, (*SETTINGS, "max_sequence_length"))
             self._weights = _by_path(model, f"the model of `model.init_from` {self.describe()}")
             self._weights = {path: keras.ops.convert_to_numpy(w) for path, w in self._weights.items()}
         return self._weights
 
+    def settings(self) -> dict:
+        """`{name: value}` of the run's model's `SETTINGS` and
+        `max_sequence_length` (those it, or its encoder, has)."""
+        self.weights()
+        return dict(self._settings)
+
     def setting(self, name: str):
         """A constructor argument of the run's model (or of its encoder), or
         None when it has none of that name."""
-        self.weights()
-        return self._settings.get(name)
+        return self.settings().get(name)
 
 
 # Constructor arguments that have no weights of their own but change what
@@ -105,7 +110,7 @@ class InitialRun:
 SETTINGS = ("activation", "attention_window", "norm", "norm_epsilon", "pad_token_id", "position")
 
 
-def settings(model: keras.Model, names=SETTINGS) -> dict:
+def model_settings(model: keras.Model, names=SETTINGS) -> dict:
     """`{name: value}` of the `names` that `model` (or its `encoder`) has."""
     found = {}
     for owner in (getattr(model, "encoder", None), model):
@@ -192,20 +197,22 @@ def initialize(
             "Weights are matched by path and shape: the run must have the same architecture "
             "(`model.preset`, `model.overrides`) and `data.max_length`."
         )
+    theirs = run.settings()
     differing = {
-        name: (value, run._settings[name])
-        for name, value in settings(model).items()
-        if name in run._settings and value != run._settings[name]
+        name: (value, theirs[name])
+        for name, value in model_settings(model).items()
+        if name in theirs and value != theirs[name]
     }
     if differing:
         keys = ", ".join(f"`model.overrides.{name}`" for name in differing)
         values = "; ".join(f"{name}={ours!r} here, {theirs!r} in the run" for name, (ours, theirs) in differing.items())
-        fix = ", ".join(f"{name} = {toml_value(theirs)}" for name, (_, theirs) in differing.items())
+        fix = ", ".join(f"{name} = {toml_value(value)}" for name, (_, value) in differing.items())
+        several = len(differing) > 1
         raise ValueError(
-            f"{keys} (from `model.preset` and `model.overrides`) differ from the model of "
-            f"`model.init_from` {run.describe()}, whose weights were trained with the run's: "
-            f"{values}. Set {fix} in [model.overrides], or use a preset that has "
-            f"{'them' if len(differing) > 1 else 'it'}."
+            f"{keys} (from `model.preset` and `model.overrides`) {'differ' if several else 'differs'} "
+            f"from the model of `model.init_from` {run.describe()}, whose weights were trained "
+            f"with the run's: {values}. Set {fix} in [model.overrides], or use a preset that "
+            f"has {'them' if several else 'it'}."
         )
     for weight, value in loaded:
         weight.assign(value)

@@ -154,7 +154,7 @@ def _other_tokenizer(directory: Path) -> Path:
          "`model.init_from` '.*gpt2' .* Shapes differ: embedding/token_embedding/embeddings: "
          "\\(107, 32\\) in the run, \\(60, 32\\) here"),
         ("pad token", "`model.overrides.pad_token_id` \\(from `model.preset` and `model.overrides`\\) "
-         "differ from the model of `model.init_from` '.*gpt2' .*: pad_token_id=0 here, None in the "
+         "differs from the model of `model.init_from` '.*gpt2' .*: pad_token_id=0 here, None in the "
          'run. Set pad_token_id = "none" in \\[model.overrides\\]'),
         ("own GPT preset", "`model.overrides.activation`, `model.overrides.pad_token_id` .* "
          "activation='gelu' here, 'gelu_approximate' in the run; pad_token_id=0 here, None in the run"),
