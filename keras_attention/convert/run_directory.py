@@ -30,7 +30,7 @@ from keras_attention.convert._bert_mapping import ConversionError
 from keras_attention.convert._gpt2_mapping import GPT2Checkpoint
 from keras_attention.convert.checkpoint import load_bert_tokenizer, read_checkpoint
 from keras_attention.models import BertClassifier, BertMaskedLM, GPTDecoder
-from keras_attention.training.recipe import dump_recipe, validate_recipe
+from keras_attention.training.recipe import NONE, dump_recipe, toml_value, validate_recipe
 from keras_attention.training.run import _install, _is_run
 
 _SCRATCH = "convert"
@@ -43,9 +43,11 @@ MAX_NEW_TOKENS = 32
 
 def _recipe(checkpoint, kind: str) -> str:
     config = checkpoint.config
-    # TOML has no None: such arguments (GPT-2's pad_token_id) are named in a comment.
+    # TOML has no None: an argument that is None (GPT-2's pad_token_id) is
+    # written "none", which `model.overrides` reads as None.
     overrides = {
-        key: value for key, value in config.items() if key != "vocabulary_size" and value is not None
+        key: NONE if value is None else value
+        for key, value in config.items() if key != "vocabulary_size"
     }
     unset = sorted(key for key, value in config.items() if value is None)
     data = {
@@ -70,8 +72,8 @@ def _recipe(checkpoint, kind: str) -> str:
         f"# Converted by `keras-attention convert` from the {checkpoint.format} checkpoint\n"
         f"# {os.path.abspath(checkpoint.source)}: pretrained weights, not trained here.\n"
         f"# [model] is the architecture ({preset}'s settings overridden by the checkpoint's)"
-        + (f"; also {', '.join(f'{key} = None' for key in unset)} (in model.keras;"
-           " TOML cannot write None)" if unset else "")
+        + (f";\n# {', '.join(f'{key} = {toml_value(None)}' for key in unset)} is "
+           f"{', '.join(f'{key} = None' for key in unset)} (TOML has no None)" if unset else "")
         + ".\n\n"
     )
     return header + dump_recipe(recipe)

@@ -1,4 +1,10 @@
-"""GPT decoder presets: published GPT-2 sizes and tiny ones for tests and CPU demos."""
+"""GPT decoder presets: published GPT-2 sizes and tiny ones for tests and CPU demos.
+
+The GPT-2 presets are GPT-2 as published: the tanh GELU and no pad token
+(its id 0 is `"!"`), as `GPTDecoder.from_pretrained` builds them, so a
+recipe with `model.init_from` a converted GPT-2 run names the preset and
+nothing else. The project's own GPTs keep the exact GELU and pad id 0.
+"""
 
 GPT_PRESETS = {
     "gpt2_small": {
@@ -12,6 +18,8 @@ GPT_PRESETS = {
             "intermediate_dim": 3072,
             "max_sequence_length": 1024,
             "dropout": 0.1,
+            "activation": "gelu_approximate",
+            "pad_token_id": None,
         },
     },
     "gpt2_medium": {
@@ -25,6 +33,8 @@ GPT_PRESETS = {
             "intermediate_dim": 4096,
             "max_sequence_length": 1024,
             "dropout": 0.1,
+            "activation": "gelu_approximate",
+            "pad_token_id": None,
         },
     },
     "gpt_mini": {

@@ -56,6 +56,22 @@ class PresetMixin:
         return sorted(names | {"name", "dtype", "trainable"})
 
     @classmethod
+    def argument_annotations(cls) -> dict[str, str]:
+        """`{argument: its annotation as written}` (`"int | None"`), for the
+        constructor arguments that have one."""
+        parameters = inspect.signature(cls.__init__).parameters.values()
+        return {
+            p.name: p.annotation if isinstance(p.annotation, str) else str(p.annotation)
+            for p in parameters if p.annotation is not inspect.Parameter.empty
+        }
+
+    @classmethod
+    def nullable_argument_names(cls) -> list[str]:
+        """The constructor arguments that take None (annotated `... | None`),
+        e.g. `GPTDecoder`'s `pad_token_id`."""
+        return sorted(name for name, annotation in cls.argument_annotations().items() if "None" in annotation)
+
+    @classmethod
     def check_overrides(cls, overrides: dict):
         """Refuse override keys the constructor does not take (a typo would
         otherwise vanish into `**kwargs`)."""

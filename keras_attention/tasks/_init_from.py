@@ -8,7 +8,10 @@ head (`Task.head_layers`, e.g. a classifier's `logits`), which start afresh
 when the run has none that fit. So a classifier's encoder comes from a
 masked-LM run's encoder, and a language model from an earlier language-model
 run; another architecture, width or vocabulary is an error that lists the
-weights that did not match. The run's tokenizers come with its weights: the
+weights that did not match. The settings that have no weights but change
+what the weights compute (`SETTINGS`: the activation, the normalisation,
+the positions, the pad token) must be the run's too; an error names the
+`model.overrides` keys that differ. The run's tokenizers come with its weights: the
 ids must mean what the weights learned.
 """
 
@@ -22,7 +25,7 @@ import keras
 import numpy as np
 
 from keras_attention import data
-from keras_attention.training.recipe import load_recipe
+from keras_attention.training.recipe import load_recipe, toml_value
 
 # How many weight paths an error lists of each kind before "and N more".
 _LISTED = 8
@@ -62,6 +65,7 @@ class InitialRun:
         self.kind = load_recipe(self.directory / "recipe.toml").task.kind
         self._tokenizers: dict = {}
         self._weights: dict | None = None
+        self._settings: dict = {}
         self.model_name = None
 
     def describe(self) -> str:
@@ -84,9 +88,36 @@ class InitialRun:
         if self._weights is None:
             model = keras.saving.load_model(self.directory / "model.keras", compile=False)
             self.model_name = type(model).__name__
+            self._settings = model_settings(model, (*SETTINGS, "max_sequence_length"))
             self._weights = _by_path(model, f"the model of `model.init_from` {self.describe()}")
             self._weights = {path: keras.ops.convert_to_numpy(w) for path, w in self._weights.items()}
         return self._weights
+
+    def settings(self) -> dict:
+        """`{name: value}` of the run's model's `SETTINGS` and
+        `max_sequence_length` (those it, or its encoder, has)."""
+        self.weights()
+        return dict(self._settings)
+
+    def setting(self, name: str):
+        """A constructor argument of the run's model (or of its encoder), or
+        None when it has none of that name."""
+        return self.settings().get(name)
+
+
+# Constructor arguments that have no weights of their own but change what
+# the weights compute: a model initialised from a run must have the run's.
+SETTINGS = ("activation", "attention_window", "norm", "norm_epsilon", "pad_token_id", "position")
+
+
+def model_settings(model: keras.Model, names=SETTINGS) -> dict:
+    """`{name: value}` of the `names` that `model` (or its `encoder`) has."""
+    found = {}
+    for owner in (getattr(model, "encoder", None), model):
+        for name in names:
+            if owner is not None and hasattr(owner, name):
+                found[name] = getattr(owner, name)
+    return found
 
 
 def _by_path(model: keras.Model, what: str) -> dict:
@@ -165,6 +196,23 @@ def initialize(
             f"{len(targets) - len(fresh)} weights it must load do not match. {' '.join(problems)} "
             "Weights are matched by path and shape: the run must have the same architecture "
             "(`model.preset`, `model.overrides`) and `data.max_length`."
+        )
+    theirs = run.settings()
+    differing = {
+        name: (value, theirs[name])
+        for name, value in model_settings(model).items()
+        if name in theirs and value != theirs[name]
+    }
+    if differing:
+        keys = ", ".join(f"`model.overrides.{name}`" for name in differing)
+        values = "; ".join(f"{name}={ours!r} here, {theirs!r} in the run" for name, (ours, theirs) in differing.items())
+        fix = ", ".join(f"{name} = {toml_value(value)}" for name, (_, value) in differing.items())
+        several = len(differing) > 1
+        raise ValueError(
+            f"{keys} (from `model.preset` and `model.overrides`) {'differ' if several else 'differs'} "
+            f"from the model of `model.init_from` {run.describe()}, whose weights were trained "
+            f"with the run's: {values}. Set {fix} in [model.overrides], or use a preset that "
+            f"has {'them' if several else 'it'}."
         )
     for weight, value in loaded:
         weight.assign(value)

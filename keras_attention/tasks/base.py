@@ -26,7 +26,7 @@ from keras_attention._files import write_text_atomically
 from keras_attention.tasks._init_from import InitialRun, initialize, same_tokenizer
 from keras_attention.training.losses import MaskedSparseCategoricalCrossentropy
 from keras_attention.training.metrics import MaskedAccuracy
-from keras_attention.training.recipe import DataConfig, Recipe
+from keras_attention.training.recipe import NONE, DataConfig, Recipe
 
 __all__ = ["GroupedExamples", "Task", "TextTask", "split", "split_groups"]
 
@@ -107,6 +107,11 @@ def _example(value):
     return tuple(value) if isinstance(value, list) else value
 
 
+def _is_none(value) -> bool:
+    """Whether a `model.overrides` value is the recipe's None (`"none"`, any case)."""
+    return isinstance(value, str) and value.lower() == NONE
+
+
 def _load_given_tokenizer(path: str):
     """A recipe's `data.tokenizer`: a saved tokenizer directory or a SentencePiece model file."""
     if Path(path).is_file():
@@ -164,14 +169,37 @@ class Task:
         return self.recipe.training.seed
 
     def _check_overrides(self):
-        """Refuse a misspelt `model.overrides` key before any data is read."""
+        """Refuse a misspelt `model.overrides` key, and a `"none"` (None) or
+        string where the argument takes neither, before any data is read."""
         accepted = self.preset_class.argument_names()
-        for key in self.recipe.model.overrides:
+        nullable = self.preset_class.nullable_argument_names()
+        annotations = self.preset_class.argument_annotations()
+        for key, value in self.recipe.model.overrides.items():
             if key not in accepted:
                 raise ValueError(
                     f"`model.overrides.{key}` is not an argument of {self.preset_class.__name__}. "
                     f"Arguments: {', '.join(accepted)}"
                 )
+            if not _is_none(value):
+                if annotations.get(key) == "int | None" and (
+                    isinstance(value, bool) or not isinstance(value, int)
+                ):
+                    raise ValueError(
+                        f"`model.overrides.{key}` must be an integer or \"{NONE}\" (None: TOML "
+                        f"has no null). Received: {value!r}"
+                    )
+            elif key not in nullable:
+                raise ValueError(
+                    f"`model.overrides.{key}` cannot be \"{NONE}\" (None): "
+                    f"{self.preset_class.__name__}'s `{key}` takes no None. Leave it out for the "
+                    "preset's value."
+                )
+
+    def model_overrides(self) -> dict:
+        """The recipe's `model.overrides` as constructor arguments: `"none"` is None."""
+        return {
+            key: None if _is_none(value) else value for key, value in self.recipe.model.overrides.items()
+        }
 
     # --- data -------------------------------------------------------------
 
@@ -369,7 +397,7 @@ class Task:
         weights from the `model.init_from` run when there is one (`log`
         hears how many)."""
         model = self.recipe.model
-        arguments = {**self.model_arguments(), **model.overrides, **(overrides or {})}
+        arguments = {**self.model_arguments(), **self.model_overrides(), **(overrides or {})}
         try:
             built = self.model_class().from_preset(model.preset, **arguments)
         except ValueError as error:
@@ -379,7 +407,19 @@ class Task:
             ) from None
         run = self.init_run()
         if run is not None:
-            loaded, fresh = initialize(built, run, self.head_layers, self.keeps_head(run))
+            try:
+                loaded, fresh = initialize(built, run, self.head_layers, self.keeps_head(run))
+            except ValueError as error:
+                derived = self.model_arguments()
+                conflicts = [
+                    f"`model.overrides.{key}` is {value!r}, not {derived[key]!r} as the data of "
+                    f"`model.init_from` {run.describe()} (its tokenizer, its model) gives it"
+                    for key, value in self.model_overrides().items()
+                    if key in derived and value != derived[key]
+                ]
+                if not conflicts:
+                    raise
+                raise ValueError(f"{'; '.join(conflicts)}: leave it out. {error}") from None
             if log is not None:
                 log(
                     f"Initialised {loaded} of {len(built.weights)} weight tensors from "
@@ -397,12 +437,15 @@ class Task:
         """The class `build_model` builds (the preset class unless a head wraps it)."""
         return self.preset_class
 
-    def loss(self):
+    def loss(self, model: keras.Model | None = None):
+        """The training loss of `model` (a task whose padding is the model's
+        configuration reads it there; here the pad id is 0)."""
         return MaskedSparseCategoricalCrossentropy(
             label_smoothing=self.recipe.training.label_smoothing
         )
 
-    def metrics(self):
+    def metrics(self, model: keras.Model | None = None):
+        """The metrics `fit` reports for `model` (as `loss`)."""
         return [MaskedAccuracy()]
 
     def model_width(self, model) -> int:
@@ -454,9 +497,13 @@ class Task:
     def _vocabulary_limit(name: str, tokenizer) -> str:
         lower = getattr(tokenizer, "lower_case", None)
         case = {True: ", lower-cased and accent-stripped", False: ", case kept"}.get(lower, "")
+        pad_id = getattr(tokenizer, "pad_id", 0)
+        padding = "no id being padding" if pad_id is None else f"{pad_id} being padding"
+        unknown = ("words it cannot spell become [UNK]" if getattr(tokenizer, "unk_id", 0) is not None
+                   else "text is spelt in bytes (a byte the vocabulary lacks is dropped)")
         return (f"Vocabulary ({name}): {tokenizer.vocabulary_size:,} {type(tokenizer).__name__} "
-                f"tokens{case}; words it cannot spell become [UNK]. `token_ids_to_logits` takes ids "
-                f"in [0, {tokenizer.vocabulary_size}), 0 being padding.")
+                f"tokens{case}; {unknown}. `token_ids_to_logits` takes ids "
+                f"in [0, {tokenizer.vocabulary_size}), {padding}.")
 
 
 class TextTask(Task):

@@ -73,11 +73,11 @@ class ClassificationTask(BertEncoderTask):
             max_sequence_length=self.data_config.max_length,
         )
 
-    def loss(self):
+    def loss(self, model=None):
         # Class 0 is a real class: no pad id. Weighted mean, as the token tasks.
         return MaskedSparseCategoricalCrossentropy(pad_id=None)
 
-    def metrics(self):
+    def metrics(self, model=None):
         return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
 
     def classify(self, model, texts: tf.Tensor) -> dict:

@@ -12,19 +12,26 @@ from keras_attention.data.preprocessors import LanguageModelPreprocessor
 from keras_attention.models import GPTDecoder, Sampler
 from keras_attention.models.generation import RowSampler
 from keras_attention.tasks.base import TextTask, ids_spec
-from keras_attention.training.losses import MaskedSparseCategoricalCrossentropy
-from keras_attention.training.metrics import perplexity
+from keras_attention.training.losses import MaskedSparseCategoricalCrossentropy, target_weights
+from keras_attention.training.metrics import MaskedAccuracy, perplexity
 
 __all__ = ["LanguageModelTask"]
 
 
-def mean_token_cross_entropy(model, dataset) -> float:
-    """Mean cross-entropy per real (non-pad) target token over a finite dataset."""
-    loss = MaskedSparseCategoricalCrossentropy(reduction="sum")
+def mean_token_cross_entropy(model, dataset, pad_id: int | None = 0) -> float:
+    """Mean cross-entropy per real target token over a finite dataset.
+
+    The tokens counted are the training loss's (`target_weights`): every
+    target but the pad token `pad_id` (None: no id is padding, as in GPT-2,
+    whose id 0 is a token), weighted by the sample weights of datasets that
+    yield `(inputs, targets, sample_weights)`.
+    """
+    loss = MaskedSparseCategoricalCrossentropy(pad_id=pad_id, reduction="sum")
     total, count = 0.0, 0.0
-    for inputs, targets in dataset:
-        total += float(loss(targets, model(inputs, training=False)))
-        count += float(np.sum(np.not_equal(targets, 0)))
+    for inputs, targets, *sample_weight in dataset:
+        sample_weight = sample_weight[0] if sample_weight else None
+        total += float(loss(targets, model(inputs, training=False), sample_weight=sample_weight))
+        count += float(keras.ops.sum(target_weights(targets, pad_id, sample_weight)))
     return total / max(count, 1.0)
 
 
@@ -51,11 +58,54 @@ class LanguageModelTask(TextTask):
         )
 
     def model_arguments(self):
-        return dict(
-            vocabulary_size=self.tokenizer.vocabulary_size,
-            max_sequence_length=self.data_config.max_length
-            + self.recipe.evaluation.max_new_tokens,
+        """The vocabulary of the tokenizer; the length of a training window
+        plus `evaluation.max_new_tokens`, or with `model.init_from` the
+        length of that run's model (its position embedding has that many
+        rows), which must hold them."""
+        length = self.data_config.max_length + self.recipe.evaluation.max_new_tokens
+        run = self.init_run()
+        if run is not None:
+            run_length = run.setting("max_sequence_length")
+            if run_length is not None:
+                if length > run_length:
+                    raise ValueError(
+                        f"`data.max_length` ({self.data_config.max_length}) plus "
+                        f"`evaluation.max_new_tokens` ({self.recipe.evaluation.max_new_tokens}) "
+                        f"is longer than the model of `model.init_from` {run.describe()} can "
+                        f"read ({run_length} tokens): lower them."
+                    )
+                length = run_length
+        return dict(vocabulary_size=self.tokenizer.vocabulary_size, max_sequence_length=length)
+
+    def build_model(self, overrides: dict | None = None, log=None) -> GPTDecoder:
+        """The recipe's GPTDecoder (see `Task.build_model`), whose padding id
+        must be the tokenizer's: a model that took a real token for padding
+        (GPT-2's id 0 is `"!"`) would neither attend to it nor learn it."""
+        model = super().build_model(overrides, log)
+        pad_id = getattr(self.tokenizer, "pad_id", None)
+        if model.pad_token_id != pad_id:
+            raise ValueError(
+                f"`model.overrides.pad_token_id` is {model.pad_token_id!r} (from `model.preset` "
+                f"{self.recipe.model.preset!r} and `model.overrides`), but the tokenizer's "
+                f"padding id is {pad_id!r}"
+                + (" (it has no pad token)" if pad_id is None else "")
+                + f": set `pad_token_id = {_toml(pad_id)}` in [model.overrides]."
+            )
+        return model
+
+    def target_pad_id(self, model=None) -> int | None:
+        """The id whose targets are padding, not tokens: the model's
+        `pad_token_id` (None for GPT-2: every target counts, id 0 included).
+        Without a model (or one without the attribute), GPTDecoder's default 0."""
+        return getattr(model, "pad_token_id", 0)
+
+    def loss(self, model=None):
+        return MaskedSparseCategoricalCrossentropy(
+            label_smoothing=self.recipe.training.label_smoothing, pad_id=self.target_pad_id(model)
         )
+
+    def metrics(self, model=None):
+        return [MaskedAccuracy(pad_id=self.target_pad_id(model))]
 
     def sampler(self) -> Sampler:
         """The recipe's decoding: greedy at temperature 0, else sampling."""
@@ -100,7 +150,7 @@ class LanguageModelTask(TextTask):
     def evaluate(self, model, log=print):
         evaluation = self.recipe.evaluation
         test = self.dataset(self.test_split(), False)
-        cross_entropy = mean_token_cross_entropy(model, test)
+        cross_entropy = mean_token_cross_entropy(model, test, pad_id=self.target_pad_id(model))
         metrics = {"cross_entropy": cross_entropy, "perplexity": perplexity(cross_entropy)}
         log(f"Held-out perplexity: {metrics['perplexity']:.2f} (cross-entropy {cross_entropy:.4f})")
         prompts = [" ".join(text.split()[:6]) for text in self.test_examples[: evaluation.num_samples]]
@@ -199,6 +249,11 @@ class LanguageModelTask(TextTask):
             "token_ids_to_logits": (logits, [ids_spec("token_ids")]),
         }
         return signatures, [preprocessor, seeds]
+
+
+def _toml(value) -> str:
+    """How a recipe writes `value` in [model.overrides] (None: "none")."""
+    return '"none"' if value is None else repr(value)
 
 
 class _SeedHolder(keras.layers.Layer):

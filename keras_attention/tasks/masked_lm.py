@@ -41,12 +41,12 @@ class MaskedLMTask(TextTask, BertEncoderTask):
             max_sequence_length=self.data_config.max_length,
         )
 
-    def loss(self):
+    def loss(self, model=None):
         # sum(w * loss) / sum(w) over the prediction slots: padded slots (id 0,
         # weight 0) count for nothing. No label smoothing, as BERT.
         return MaskedSparseCategoricalCrossentropy()
 
-    def metrics(self):
+    def metrics(self, model=None):
         # Compiled as `weighted_metrics`, so the slots' weights apply too.
         return [MaskedAccuracy()]
 

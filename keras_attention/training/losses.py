@@ -13,7 +13,48 @@ except ImportError:  # pragma: no cover
         return getattr(x, "_keras_mask", None)
 
 
-__all__ = ["MaskedSparseCategoricalCrossentropy"]
+__all__ = ["MaskedSparseCategoricalCrossentropy", "target_weights"]
+
+
+def target_weights(y_true, pad_id: int | None, sample_weight=None, keras_mask=None):
+    """The weight of every target token: what the loss, the accuracy and the
+    held-out cross-entropy count, and the one place padding is decided.
+
+    A target weighs 0 where it is the pad token (`pad_id`; with None there is
+    no pad token, as in GPT-2, whose id 0 is `"!"`, and no id is padding),
+    where a Keras mask says so, and where `sample_weight` is 0 (the way a
+    batch without a pad token marks its padding); otherwise the sample
+    weight, 1 without one.
+
+    Args:
+        y_true: integer targets, `(batch, ...)`.
+        pad_id: int >= 0 or None.
+        sample_weight: None, or `(batch,)`, `(batch, length)` (or with a
+            trailing 1).
+        keras_mask: None, or a boolean mask of `y_true`'s shape.
+
+    Returns:
+        float32 weights of `y_true`'s shape.
+
+    Example:
+
+    >>> import numpy as np
+    >>> targets = np.array([[5, 0, 7, 0]])
+    >>> target_weights(targets, pad_id=0).numpy().tolist()  # id 0 is padding
+    [[1.0, 0.0, 1.0, 0.0]]
+    >>> mask = np.array([[1, 1, 1, 0]])  # no pad token: the padding is marked
+    >>> target_weights(targets, pad_id=None, sample_weight=mask).numpy().tolist()
+    [[1.0, 1.0, 1.0, 0.0]]
+    """
+    y_true = ops.cast(y_true, "int32")
+    weights = ops.ones(ops.shape(y_true), "float32")
+    if pad_id is not None:
+        weights = ops.cast(ops.not_equal(y_true, pad_id), "float32")
+    if keras_mask is not None:
+        weights = weights * ops.cast(keras_mask, "float32")
+    if sample_weight is not None:
+        weights = weights * _broadcast_like(sample_weight, weights)
+    return weights
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
@@ -22,7 +63,7 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
 
     The loss of a batch is `sum(w * loss) / sum(w)` over its target tokens,
     where `w` is 0 at pad targets (`pad_id`) and otherwise the sample weight
-    (1 without one): the mean over real tokens, so batches with more padding
+    (1 without one), as `target_weights` gives it: the mean over real tokens, so batches with more padding
     are neither down- nor up-weighted, and padded prediction slots of weight
     0 (masked-LM batches) count for nothing. It is normalised once, whether
     or not the predictions carry a Keras mask: that mask (the models pass
@@ -33,8 +74,10 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
     the correct token and spreads `eps` evenly over the other tokens the
     model can emit: every token but the correct one and the pad token, which
     gets probability 0, as in the Annotated Transformer (paper §5.4 uses
-    eps = 0.1). With `pad_id=None` there is no pad token (class labels): no
-    target is ignored and `eps` is spread over all the other classes.
+    eps = 0.1). With `pad_id=None` there is no pad token (class labels, or
+    GPT-2's vocabulary, whose id 0 is `"!"`): no id is ignored, `eps` is
+    spread over all the other classes, and a padded batch marks its padding
+    with a `sample_weight` of 0.
 
     Under a `tf.distribute` strategy (`MirroredStrategy`,
     `MultiWorkerMirroredStrategy`) each replica divides the loss sum of its
@@ -134,13 +177,7 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
             if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == 1:
                 y_true = ops.squeeze(y_true, -1)  # class labels given as (batch, 1)
             per_token = self.call(y_true, y_pred)
-            weights = ops.ones_like(per_token)
-            if self.pad_id is not None:
-                weights = ops.cast(ops.not_equal(ops.cast(y_true, "int32"), self.pad_id), "float32")
-            if keras_mask is not None:
-                weights = weights * ops.cast(keras_mask, "float32")
-            if sample_weight is not None:
-                weights = weights * _broadcast_like(sample_weight, per_token)
+            weights = target_weights(y_true, self.pad_id, sample_weight, keras_mask)
             weighted = ops.where(ops.not_equal(weights, 0.0), per_token * weights, 0.0)
             weighted = ops.cast(weighted, self.dtype)
             if self.reduction in (None, "none"):

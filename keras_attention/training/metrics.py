@@ -9,6 +9,8 @@ import re
 import keras
 from keras import ops
 
+from keras_attention.training.losses import target_weights
+
 __all__ = ["MaskedAccuracy", "bleu", "exact_match", "first_sentence", "perplexity", "rouge"]
 
 
@@ -16,8 +18,11 @@ __all__ = ["MaskedAccuracy", "bleu", "exact_match", "first_sentence", "perplexit
 class MaskedAccuracy(keras.metrics.Metric):
     """Fraction of real (non-pad) target tokens whose argmax prediction is right.
 
+    The tokens counted are those `training.losses.target_weights` weighs:
+    not the pad token, and weighted by the sample weight.
+
     Args:
-        pad_id: int, default 0.
+        pad_id: int or None, default 0. None: no id is padding (GPT-2).
         name: default "accuracy".
 
     Example:
@@ -29,7 +34,7 @@ class MaskedAccuracy(keras.metrics.Metric):
     0.5
     """
 
-    def __init__(self, pad_id: int = 0, name: str = "accuracy", **kwargs):
+    def __init__(self, pad_id: int | None = 0, name: str = "accuracy", **kwargs):
         super().__init__(name=name, **kwargs)
         self.pad_id = pad_id
         self.correct = self.add_variable((), initializer="zeros", name="correct")
@@ -38,9 +43,7 @@ class MaskedAccuracy(keras.metrics.Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_true = ops.cast(y_true, "int32")
         predictions = ops.cast(ops.argmax(y_pred, axis=-1), "int32")
-        mask = ops.cast(ops.not_equal(y_true, self.pad_id), "float32")
-        if sample_weight is not None:
-            mask = mask * ops.cast(sample_weight, "float32")
+        mask = target_weights(y_true, self.pad_id, sample_weight)
         correct = ops.cast(ops.equal(predictions, y_true), "float32") * mask
         self.correct.assign_add(ops.sum(correct))
         self.total.assign_add(ops.sum(mask))

@@ -88,14 +88,15 @@ def build_optimizer(
 
 def compile_model(model: keras.Model, task, training: TrainingConfig, steps: int | None = None) -> keras.Model:
     """Compile a task's model as the recipe says: its optimizer and schedule,
-    the task's loss and metrics (sample weights apply to both), and
+    the task's loss and metrics for this model (its padding: GPT-2 has no pad
+    token; sample weights apply to both), and
     `jit_compile`. Mixed precision is the dtype policy in force when the
     model was built (`keras.config.set_dtype_policy(training.mixed_precision)`);
     Keras adds loss scaling for `mixed_float16` itself."""
     model.compile(
         optimizer=build_optimizer(training, task.model_width(model), steps),
-        loss=task.loss(),
-        weighted_metrics=task.metrics(),
+        loss=task.loss(model),
+        weighted_metrics=task.metrics(model),
         jit_compile=training.jit_compile,
     )
     return model

@@ -34,18 +34,29 @@ __all__ = [
     "EvaluationConfig",
     "ModelConfig",
     "Recipe",
+    "NONE",
     "RecipeError",
     "TaskConfig",
     "TrainingConfig",
     "dump_recipe",
     "load_recipe",
     "parse_override",
+    "toml_value",
     "validate_recipe",
 ]
 
 
 class RecipeError(ValueError):
     """An invalid recipe: the message names the key and what is allowed."""
+
+
+# TOML has no null: in `[model.overrides]` this string stands for None.
+NONE = "none"
+
+
+def toml_value(value) -> str:
+    """`value` as a recipe writes it in `[model.overrides]` (None: `"none"`)."""
+    return json.dumps(NONE if value is None else value)
 
 
 def _field(
@@ -96,6 +107,9 @@ class ModelConfig:
     optionally a run whose weights (and tokenizers) it starts from."""
 
     preset: str = _field("transformer_tiny")
+    # Constructor arguments of the task's model, over the preset's. TOML has
+    # no null: "none" sets an argument that takes None to None (GPT-2's
+    # `pad_token_id = "none"`: no pad token); the task checks the keys.
     overrides: dict = _field({})
     # A finished run directory whose weights initialise the model (matched by
     # weight path and shape; its tokenizers are reused), relative to the
