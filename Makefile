@@ -29,7 +29,7 @@ run: $(STAMP)
 	$(BIN)/keras-attention train models/dates.toml --out runs/dates
 
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -q --durations=25
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
