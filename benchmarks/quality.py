@@ -8,7 +8,9 @@ and learning-rate schedule (`TransformerSchedule`), and the same loss (mean
 cross-entropy over real target tokens, the same label smoothing). The peer is
 a functional model of `keras_hub.layers.TokenAndPositionEmbedding`,
 `TransformerEncoder` and `TransformerDecoder` (with cross-attention) of the
-preset's sizes; its parameter count must match ours within 3%.
+preset's sizes; its parameter count must match ours within 3%. The peer keeps
+keras-hub's defaults where our preset makes a choice (its ReLU feed-forward;
+`--peer-activation gelu` gives it our small presets' GELU).
 
 Training is interleaved (`--rounds` rounds of `steps / rounds` steps, ours and
 the peer alternating which goes first) so that load from other processes
@@ -137,7 +139,9 @@ def load_pairs(args) -> tuple[list, list, str]:
 # === The peer: keras-hub layers of the same sizes ===
 
 
-def keras_hub_seq2seq(config: dict, vocabulary_size: int, max_length: int, head: str) -> keras.Model:
+def keras_hub_seq2seq(
+    config: dict, vocabulary_size: int, max_length: int, head: str, activation: str = "relu"
+) -> keras.Model:
     """An encoder-decoder of keras-hub layers, sized like our preset `config`.
 
     keras-hub's own defaults throughout: learned positions, uniform embedding
@@ -150,7 +154,8 @@ def keras_hub_seq2seq(config: dict, vocabulary_size: int, max_length: int, head:
         intermediate_dim=config["intermediate_dim"],
         num_heads=config["num_heads"],
         dropout=config.get("dropout", 0.0),
-        activation=config.get("activation", "relu"),
+        # keras-hub's default, not our preset's: a choice of ours is not the peer's.
+        activation=activation,
         normalize_first=config.get("normalize_first", False),
     )
 
@@ -342,6 +347,9 @@ def main():
     parser.add_argument("--beam-size", type=int, default=0, help="also decode ours with this beam (0: no)")
     parser.add_argument("--test-fraction", type=float, default=0.1, help="with --data")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--peer-activation", default="relu",
+                        help="the peer's feed-forward activation (default: keras-hub's, relu; "
+                        "ours is the preset's)")
     parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                         help="an argument of our model only (TOML value), e.g. position=\"learned\"; "
                         "for diagnosis, repeatable")
@@ -399,7 +407,7 @@ def main():
     keras.utils.set_random_seed(args.seed)
     ours = task.build_model()
     keras.utils.set_random_seed(args.seed)
-    peer = keras_hub_seq2seq(config, vocabulary_size, args.max_length, args.head)
+    peer = keras_hub_seq2seq(config, vocabulary_size, args.max_length, args.head, args.peer_activation)
     models = {"ours": ours, "keras-hub": peer}
     for model in models.values():
         model.compile(
@@ -411,7 +419,9 @@ def main():
     ours_params, peer_params = ours.count_params(), peer.count_params()
     print(f"models ({args.preset}, {args.head} output; our overrides {overrides}): "
           f"ours {ours_params:,} parameters, "
-          f"keras-hub {peer_params:,} ({ours_params / peer_params:.3f}x)", flush=True)
+          f"keras-hub {peer_params:,} ({ours_params / peer_params:.3f}x); feed-forward activation "
+          f"ours {overrides.get('activation', config.get('activation', 'relu'))}, "
+          f"keras-hub {args.peer_activation}", flush=True)
     if abs(ours_params / peer_params - 1) > PARAMETER_TOLERANCE:
         raise SystemExit(f"parameter counts differ by more than {PARAMETER_TOLERANCE:.0%}")
 
