@@ -8,9 +8,13 @@ small topic-classification task and a summarisation task.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
+import os
 import re
+import sys
+import sysconfig
 
 __all__ = ["docstring_summaries", "docstring_topics", "python_docstrings"]
 
@@ -153,6 +157,67 @@ def _summary_and_body(docstring: str, max_words: int) -> tuple[str, str] | None:
     return summary, " ".join(body[:max_words])
 
 
+# Directories of the standard library's source that document no API of its own:
+# bundled wheels, installed third-party packages (and test suites: any
+# directory or file whose name starts with "test").
+_SKIPPED_SOURCE_DIRECTORIES = (
+    "site-packages", "dist-packages", "idle_test", "_bundled", "__pycache__"
+)
+# Pure-Python twins of a public module, and the platform implementations of
+# `os.path`: their docstrings are near-copies of the public module's, so they
+# belong to its group and a split by module cannot put the copies in two parts.
+_MODULE_ALIASES = {"posixpath": "os", "ntpath": "os", "genericpath": "os"}
+
+
+def _module_group(module_name: str) -> str:
+    # "email.mime.text" -> "email"; "_pyio" -> "io", "_pydecimal" ->
+    # "decimal", "_collections_abc" -> "collections", "ntpath" -> "os".
+    top = module_name.split(".")[0]
+    if top in _MODULE_ALIASES:
+        return _MODULE_ALIASES[top]
+    name = top.lstrip("_")
+    if name != top:
+        for candidate in (name.removeprefix("py"), name.split("_")[0]):
+            if candidate and candidate in sys.stdlib_module_names:
+                return candidate
+    return top
+
+
+def _source_files(root: str):
+    # `(module name, path)` of every .py file under the standard library's
+    # source directory, sorted, test suites and third-party packages left out.
+    for directory, subdirectories, files in os.walk(root):
+        subdirectories[:] = sorted(
+            name for name in subdirectories
+            if name not in _SKIPPED_SOURCE_DIRECTORIES and not name.startswith("test")
+        )
+        if directory != root and not os.path.exists(os.path.join(directory, "__init__.py")):
+            subdirectories[:] = []  # not a package: scripts, data, build configuration
+            continue
+        for file in sorted(files):
+            if file.endswith(".py") and not file.startswith("test"):
+                path = os.path.join(directory, file)
+                relative = os.path.relpath(path, root)[: -len(".py")]
+                yield relative.replace(os.sep, "."), path
+
+
+def _source_docstrings(root: str):
+    # `(module name, docstring)` of every module, class and function (methods,
+    # private and nested ones included) in the standard library's source,
+    # read with `ast`: nothing is imported, so nothing runs.
+    for module_name, path in _source_files(root):
+        try:
+            with open(path, encoding="utf-8") as file:
+                tree = ast.parse(file.read())
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                docstring = ast.get_docstring(node, clean=False)
+                if docstring:
+                    yield module_name, docstring
+
+
 def python_docstrings(min_length: int = 40) -> list[str]:
     """Docstring paragraphs from a fixed list of standard-library modules.
 
@@ -211,35 +276,50 @@ def docstring_topics() -> tuple[list[str], list[str]]:
     return [text for _, text in examples], [label for label, _ in examples]
 
 
-def docstring_summaries(max_words: int = 64) -> tuple[list[tuple[str, str]], list[str]]:
+def docstring_summaries(
+    max_words: int = 64, source_directory: str | None = None
+) -> tuple[list[tuple[str, str]], list[str]]:
     """A summarisation task: a docstring's body -> its one-line summary.
 
-    Visits about 140 standard-library modules (the module docstring and those
-    of its public classes, functions and methods, as `python_docstrings`
-    does) and keeps each docstring written in PEP 257's shape: a summary
-    line, a blank line, then the body. The example's source is the body
-    (doctest paragraphs dropped, whitespace collapsed, cut to its first
-    `max_words` words) and its target is the summary line. Docstrings whose
-    summary wraps onto a second line, summaries shorter than three words and
-    bodies shorter than four are skipped, and so are call signatures standing
-    in for a summary (`B.count(sub[, start[, end]]) -> int`) and bodies
-    already seen (one example per distinct source). Each example comes with
-    its top-level module ("email" for `email.message`), so that a split can
-    keep every module in one part (`keras_attention.tasks.split_groups`).
-    Deterministic for a given Python version.
+    Reads the docstrings of the standard library twice over: by importing
+    about 140 modules (the module docstring and those of its public classes,
+    functions and methods, as `python_docstrings` does, which reaches the
+    modules written in C), then by parsing every module of its source
+    directory with `ast` (every module, class, function and method, private
+    and nested ones included; test suites left out; nothing is imported).
+    It keeps each docstring written in PEP 257's shape: a summary line, a
+    blank line, then the body. The example's source is the body (doctest
+    paragraphs dropped, whitespace collapsed, cut to its first `max_words`
+    words) and its target is the summary line. Docstrings whose summary wraps
+    onto a second line, summaries shorter than three words and bodies shorter
+    than four are skipped, and so are call signatures standing in for a
+    summary (`B.count(sub[, start[, end]]) -> int`) and bodies already seen
+    (one example per distinct source, the first kept).
+
+    Each example comes with its module's group, so that a split can keep
+    every group in one part (`keras_attention.tasks.split_groups`): the
+    top-level module ("email" for `email.mime.text`), with a pure-Python twin
+    in its public module's group ("io" for `_pyio`, "collections" for
+    `_collections_abc`) and `os.path`'s implementations (`posixpath`,
+    `ntpath`, `genericpath`) in "os", as their docstrings are near-copies.
+    Deterministic for a given Python installation.
 
     Args:
         max_words: int >= 1, default 64. Longest body kept, in words.
+        source_directory: str or None, default None. The standard library's
+            source directory to parse; None: the running Python's
+            (`sysconfig.get_paths()["stdlib"]`). A directory that does not
+            exist adds nothing.
 
     Returns:
         `(pairs, modules)`: a list of `(body, summary)` and, for each, its
-        module's name (about 1,400 examples from about 110 modules on
+        module's group (about 3,000 examples from about 190 groups on
         CPython 3.11).
 
     Example:
 
     >>> pairs, modules = docstring_summaries()
-    >>> len(pairs) == len(modules) > 1000, len(set(modules)) > 50
+    >>> len(pairs) == len(modules) > 2000, len(set(modules)) > 100
     (True, True)
     >>> body, summary = pairs[0]
     >>> summary
@@ -249,12 +329,18 @@ def docstring_summaries(max_words: int = 64) -> tuple[list[tuple[str, str]], lis
         raise ValueError(
             f"`max_words` must be a positive integer. Received: max_words={max_words!r}"
         )
+    if source_directory is None:
+        source_directory = sysconfig.get_paths()["stdlib"]
+    docstrings = (
+        *_module_docstrings(_SUMMARY_MODULES),
+        *_source_docstrings(source_directory),
+    )
     pairs, modules, seen = [], [], set()
-    for module_name, docstring in _module_docstrings(_SUMMARY_MODULES):
+    for module_name, docstring in docstrings:
         example = _summary_and_body(docstring, max_words)
         if example is None or example[1] in seen:
             continue
         seen.add(example[1])
         pairs.append((example[1], example[0]))
-        modules.append(module_name)
+        modules.append(_module_group(module_name))
     return pairs, modules

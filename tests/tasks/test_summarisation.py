@@ -23,9 +23,13 @@ def test_docsum_end_to_end(tmp_path, capsys):
     from keras_attention.data import docstring_summaries
     from keras_attention.runs import Run
 
+    # docsum.toml starts from the pretraining run (model.init_from).
+    pretrained = tmp_path / "docsum-pretrain"
+    assert main(["train", str(ROOT / "models" / "docsum-pretrain.toml"), "--out", str(pretrained),
+                 *sets(TINY["translation"] + COMMON)]) == 0
     out = tmp_path / "docsum"
     assert main(["train", str(ROOT / "models" / "docsum.toml"), "--out", str(out),
-                 *sets(TINY["translation"] + COMMON)]) == 0
+                 *sets(TINY["translation"] + COMMON + [f"model.init_from={json.dumps(str(pretrained))}"])]) == 0
     assert "Baseline 'first_sentence'" in capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
     baseline = metrics["baseline_first_sentence"]
