@@ -14,6 +14,7 @@ from keras_attention.models.generation import RowSampler
 from keras_attention.tasks.base import TextTask, ids_spec
 from keras_attention.training.losses import MaskedSparseCategoricalCrossentropy, target_weights
 from keras_attention.training.metrics import MaskedAccuracy, perplexity
+from keras_attention.training.recipe import toml_value
 
 __all__ = ["LanguageModelTask"]
 
@@ -89,7 +90,7 @@ class LanguageModelTask(TextTask):
                 f"{self.recipe.model.preset!r} and `model.overrides`), but the tokenizer's "
                 f"padding id is {pad_id!r}"
                 + (" (it has no pad token)" if pad_id is None else "")
-                + f": set `pad_token_id = {_toml(pad_id)}` in [model.overrides]."
+                + f": set `pad_token_id = {toml_value(pad_id)}` in [model.overrides]."
             )
         return model
 
@@ -249,11 +250,6 @@ class LanguageModelTask(TextTask):
             "token_ids_to_logits": (logits, [ids_spec("token_ids")]),
         }
         return signatures, [preprocessor, seeds]
-
-
-def _toml(value) -> str:
-    """How a recipe writes `value` in [model.overrides] (None: "none")."""
-    return '"none"' if value is None else repr(value)
 
 
 class _SeedHolder(keras.layers.Layer):
