@@ -65,7 +65,9 @@ def server_log(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(trained, server_log):
-    run_dir, task, model = trained("dates")
+    # Sinusoidal positions: the server's --max-sequence-length (512) bounds the id rows,
+    # and the largest requests (32 x 512 ids) are valid ones.
+    run_dir, task, model = trained("dates:sinusoidal")
     base, port, process = _start(run_dir / "export", "dates", server_log, "--timeout", "2")
     yield base, task, model
     _stop(process)
@@ -274,7 +276,9 @@ def test_token_ids_outside_the_vocabulary_or_too_long_are_400(server):
     assert "node" not in reply["error"].lower()
     code, reply = logits([[1]], [[-1]])
     assert code == 400 and "outside the vocabulary" in reply["error"]
-    # The seq2seq model has sinusoidal positions: the server's --max-sequence-length bounds it.
+    # This seq2seq model has sinusoidal positions: the server's --max-sequence-length bounds it
+    # (a learned position table bounds the rows of GPT, BERT and the small seq2seq presets:
+    # test_the_language_models_bounds, test_a_learned_seq2seq_position_table_bounds_its_rows).
     code, reply = logits([[1] * 10_000], [[1]])
     assert code == 400 and "at most 512" in reply["error"]
     code, reply = logits([[1, 2], [1]], [[1], [1]])
@@ -486,6 +490,20 @@ def _request_text(url):
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
+
+
+def test_a_learned_seq2seq_position_table_bounds_its_rows(trained):
+    """The small seq2seq presets learn their positions: the table, not
+    --max-sequence-length, bounds both id inputs (read from the SavedModel)."""
+    from keras_attention.export.server import ModelServer
+
+    run_dir, task, model = trained("dates")
+    assert model.position == "learned"
+    served = ModelServer(run_dir / "export" / "1", max_sequence_length=512)
+    for input_name in ("encoder_token_ids", "decoder_token_ids"):
+        bound = served.bounds[("token_ids_to_logits", input_name)]
+        assert bound.sequence_length == model.max_sequence_length == task.data_config.max_length
+        assert bound.vocabulary_size == task.tokenizer.vocabulary_size
 
 
 def test_the_language_models_bounds(versioned):
