@@ -40,7 +40,7 @@ def plot_attention(
         raise ValueError("`scores` is empty: nothing to draw.")
     layers = list(scores)
     arrays = [np.asarray(scores[name], dtype="float32")[example] for name in layers]
-    num_heads = arrays[0].shape[0]
+    num_heads = max(array.shape[0] for array in arrays)  # a layer may have fewer heads
     rows, columns = len(query_tokens), len(key_tokens)
     cell = 0.28
     figure, axes = plt.subplots(
@@ -50,7 +50,9 @@ def plot_attention(
         squeeze=False,
     )
     for row, (name, weights) in enumerate(zip(layers, arrays)):
-        for head in range(num_heads):
+        for head in range(weights.shape[0], num_heads):
+            axes[row][head].axis("off")
+        for head in range(weights.shape[0]):
             axis = axes[row][head]
             axis.imshow(weights[head, :rows, :columns], cmap="viridis", vmin=0.0, vmax=1.0)
             axis.set_title(f"{name} · head {head}", fontsize=8)

@@ -22,6 +22,7 @@ import keras
 from keras_attention.layers import (
     FeedForward,
     MultiHeadAttention,
+    PointerGenerator,
     SinusoidalPositionEncoding,
     TokenAndPositionEmbedding,
     TransformerDecoderBlock,
@@ -64,6 +65,12 @@ def _cases(rng):
             TransformerDecoderBlock(2, 32), {"decoder_sequence": x, "encoder_sequence": context}, {},
         ),
         "feed-forward": (FeedForward(32, activation="gelu"), {"inputs": x}, {}),
+        "pointer-generator": (
+            PointerGenerator(),
+            {"decoder_sequence": x, "logits": x[..., :12], "encoder_token_ids": ids[:, :4] % 12,
+             "encoder_sequence": context},
+            {},
+        ),
         "sinusoidal positions": (SinusoidalPositionEncoding(), {"inputs": x}, {}),
         "token and learned positions": (
             TokenAndPositionEmbedding(40, 8, 16, position="learned", scale_embeddings=True),
@@ -86,6 +93,14 @@ def _cases(rng):
             Seq2SeqTransformer(encoder_vocabulary_size=40, num_encoder_layers=1,
                                num_decoder_layers=1, num_heads=2, hidden_dim=16,
                                intermediate_dim=32, max_sequence_length=8),
+            {"encoder_token_ids": ids, "decoder_token_ids": ids[:, :5]},
+            {},
+        ),
+        "seq2seq transformer with a pointer-generator": (
+            Seq2SeqTransformer(encoder_vocabulary_size=40, num_encoder_layers=1,
+                               num_decoder_layers=1, num_heads=2, hidden_dim=16,
+                               intermediate_dim=32, max_sequence_length=8,
+                               pointer_generator=True),
             {"encoder_token_ids": ids, "decoder_token_ids": ids[:, :5]},
             {},
         ),

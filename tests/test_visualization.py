@@ -22,3 +22,15 @@ def test_empty_scores_are_refused(tmp_path):
     with pytest.raises(ValueError, match="`scores` is empty"):
         plot_attention({}, ["a"], ["b"], tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_layers_with_fewer_heads_leave_their_extra_cells_empty(tmp_path, rng):
+    # A pointer-generator's one-head copy attention under four-head cross-attention.
+    import matplotlib.image
+
+    scores = {
+        "decoder_layer_0/cross_attention": rng.random((1, 4, 3, 5)).astype("float32"),
+        "copy_attention": rng.random((1, 1, 3, 5)).astype("float32"),
+    }
+    path = plot_attention(scores, list("abc"), list("vwxyz"), tmp_path / "attention.png")
+    assert matplotlib.image.imread(path).shape[1] > matplotlib.image.imread(path).shape[0]

@@ -7,6 +7,7 @@ from keras_attention.layers.masks import (
     local_window_mask,
 )
 from keras_attention.layers.multi_head_attention import MultiHeadAttention
+from keras_attention.layers.pointer_generator import PointerGenerator
 
 # Deprecated alias, importable (and registered for loading old `.keras` files)
 # but not part of `__all__`.
@@ -28,6 +29,7 @@ from keras_attention.layers.transformer_encoder_block import TransformerEncoderB
 __all__ = [
     "FeedForward",
     "MultiHeadAttention",
+    "PointerGenerator",
     "PositionEmbedding",
     "RotaryEmbedding",
     "SinusoidalPositionEncoding",

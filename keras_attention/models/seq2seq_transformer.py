@@ -8,6 +8,7 @@ import keras
 from keras import ops
 
 from keras_attention.layers import (
+    PointerGenerator,
     TokenAndPositionEmbedding,
     TransformerDecoderBlock,
     TransformerEncoderBlock,
@@ -65,6 +66,12 @@ class Seq2SeqTransformer(PresetMixin, GenerativeModel):
             `sqrt(hidden_dim)` before adding positions (paper §3.4).
         embeddings_initializer: initializer (name, config or object) or
             None, default None: the paper's `N(0, 1 / hidden_dim)`.
+        pointer_generator: bool, default False. Add a `PointerGenerator`
+            output: each target token is generated from the vocabulary or
+            copied from the source, mixed by a learned gate (See et al.,
+            2017), which suits summarisation. The model then outputs
+            log-probabilities (still usable as logits). Needs one vocabulary
+            for source and target.
         **kwargs: `keras.Model` arguments (`name`, `dtype`).
 
     Example:
@@ -108,6 +115,7 @@ class Seq2SeqTransformer(PresetMixin, GenerativeModel):
         tie_embeddings: bool = True,
         scale_embeddings: bool = True,
         embeddings_initializer=None,
+        pointer_generator: bool = False,
         **kwargs,
     ):
         _validation.positive_int("num_encoder_layers", num_encoder_layers)
@@ -125,6 +133,13 @@ class Seq2SeqTransformer(PresetMixin, GenerativeModel):
             raise ValueError(
                 "`share_embeddings=True` needs one vocabulary for source and "
                 f"target. Received: encoder_vocabulary_size={encoder_vocabulary_size}, "
+                f"decoder_vocabulary_size={decoder_vocabulary_size}"
+            )
+        if pointer_generator and target_vocabulary_size != encoder_vocabulary_size:
+            raise ValueError(
+                "`pointer_generator=True` copies source ids into the output, so it "
+                "needs one vocabulary for source and target. Received: "
+                f"encoder_vocabulary_size={encoder_vocabulary_size}, "
                 f"decoder_vocabulary_size={decoder_vocabulary_size}"
             )
         dtype = kwargs.pop("dtype", None)
@@ -193,6 +208,9 @@ class Seq2SeqTransformer(PresetMixin, GenerativeModel):
         self.encoder_norm = encoder_norm
         self.decoder_norm = decoder_norm
         self.output_projection = output_projection
+        self.pointer = (
+            PointerGenerator(dtype=dtype, name="pointer_generator") if pointer_generator else None
+        )
 
         # === Functional Model ===
         inputs = {
@@ -223,6 +241,7 @@ class Seq2SeqTransformer(PresetMixin, GenerativeModel):
         self.tie_embeddings = tie_embeddings
         self.scale_embeddings = scale_embeddings
         self.embeddings_initializer = embeddings_initializer
+        self.pointer_generator = pointer_generator
 
     # === Forward pass (functional graph, inspection) ===
 
@@ -246,7 +265,14 @@ class Seq2SeqTransformer(PresetMixin, GenerativeModel):
                 x, block_scores = x
                 for kind, value in block_scores.items():
                     scores[f"{block.name}/{kind}"] = value
-        return self._logits(x), scores
+        logits = self._logits(
+            x,
+            encoder_token_ids,
+            encoder_padding_mask,
+            encoder_sequence=encoder_outputs,
+            scores=scores if return_attention_scores else None,
+        )
+        return logits, scores
 
     def _encode(self, encoder_token_ids, scores=None):
         padding_mask = ops.not_equal(encoder_token_ids, 0)
@@ -261,12 +287,30 @@ class Seq2SeqTransformer(PresetMixin, GenerativeModel):
             x = self.encoder_norm(x)
         return x, padding_mask
 
-    def _logits(self, x):
+    def _logits(self, x, encoder_token_ids, encoder_padding_mask, scores=None, **encoder):
+        """Next-token logits of the decoder's outputs `x`; with the pointer,
+        log-probabilities mixing in copies of the source (`**encoder`: its
+        `encoder_sequence` or `encoder_key_value`)."""
         if self.decoder_norm is not None:
             x = self.decoder_norm(x)
         if self.output_projection is None:
-            return self.decoder_embedding(x, reverse=True)
-        return ops.cast(self.output_projection(x), "float32")
+            logits = self.decoder_embedding(x, reverse=True)
+        else:
+            logits = ops.cast(self.output_projection(x), "float32")
+        if self.pointer is None:
+            return logits
+        logits = self.pointer(
+            x,
+            logits,
+            encoder_token_ids,
+            encoder_padding_mask=encoder_padding_mask,
+            return_attention_scores=scores is not None,
+            **encoder,
+        )
+        if scores is not None:
+            logits, pointer_scores = logits
+            scores.update(pointer_scores)
+        return logits
 
     def attention_scores(self, inputs) -> dict:
         """Attention weights of every layer and head.
@@ -278,7 +322,9 @@ class Seq2SeqTransformer(PresetMixin, GenerativeModel):
             `{"encoder_layer_0": (batch, heads, source_length, source_length),
             "decoder_layer_0/self_attention": (batch, heads, target_length,
             target_length), "decoder_layer_0/cross_attention": (batch, heads,
-            target_length, source_length), ...}`.
+            target_length, source_length), ...}`; with `pointer_generator`,
+            also `"copy_attention"` `(batch, 1, target_length, source_length)`
+            and `"generation_probability"` `(batch, target_length)`.
         """
         _, scores = self._forward(
             ops.convert_to_tensor(inputs["encoder_token_ids"], "int32"),
@@ -300,16 +346,25 @@ class Seq2SeqTransformer(PresetMixin, GenerativeModel):
         cross_cache = self.stack_layers(
             lambda block: block.cross_attention.project_key_value(encoder_outputs)
         )
+        copy_cache = None
+        if self.pointer is not None:
+            copy_cache = self.pointer.attention.project_key_value(encoder_outputs)
         if rows_per_input > 1:
             cross_cache = ops.repeat(cross_cache, rows_per_input, axis=0)
             encoder_padding_mask = ops.repeat(encoder_padding_mask, rows_per_input, axis=0)
+            encoder_token_ids = ops.repeat(encoder_token_ids, rows_per_input, axis=0)
+            if copy_cache is not None:
+                copy_cache = ops.repeat(copy_cache, rows_per_input, axis=0)
 
         def step(token_ids, cache, index):
             x = self.decoder_embedding(token_ids, start_index=index)
             x, cache = self.call_blocks_with_cache(
                 x, cache, index, cross_cache, encoder_padding_mask=encoder_padding_mask
             )
-            return self._logits(x)[:, -1], cache
+            logits = self._logits(
+                x[:, -1:], encoder_token_ids, encoder_padding_mask, encoder_key_value=copy_cache
+            )
+            return logits[:, 0], cache
 
         return step, self.initial_cache(ops.shape(cross_cache)[0], max_length)
 

@@ -106,8 +106,17 @@ class InitialRun:
 
 
 # Constructor arguments that have no weights of their own but change what
-# the weights compute: a model initialised from a run must have the run's.
-SETTINGS = ("activation", "attention_window", "norm", "norm_epsilon", "pad_token_id", "position")
+# the weights compute (and `pointer_generator`, whose weights a model without
+# one would silently leave behind): a model initialised from a run must have the run's.
+SETTINGS = (
+    "activation",
+    "attention_window",
+    "norm",
+    "norm_epsilon",
+    "pad_token_id",
+    "pointer_generator",
+    "position",
+)
 
 
 def model_settings(model: keras.Model, names=SETTINGS) -> dict:

@@ -224,7 +224,12 @@ class TranslationTask(Task):
         scores = model.attention_scores(
             {"encoder_token_ids": source[:, :length], "decoder_token_ids": decoder_ids}
         )
-        cross = {name: value for name, value in scores.items() if name.endswith("cross_attention")}
+        # Cross-attention of every layer, and a pointer-generator's copy attention.
+        cross = {
+            name: value
+            for name, value in scores.items()
+            if name.endswith(("cross_attention", "copy_attention"))
+        }
         outputs = [*body, end]  # what each decoder position predicts
         query_tokens = [self.target_tokenizer.id_to_token(int(i)) for i in outputs]
         key_tokens = [self.source_tokenizer.id_to_token(int(i)) for i in source[0, :length]]

@@ -38,6 +38,7 @@ def test_trains_and_overfits_a_tiny_batch(rng):
         {},
         {"normalize_first": True, "position": "learned", "tie_embeddings": False},
         {"decoder_vocabulary_size": 50, "position": "rotary"},
+        {"pointer_generator": True, "normalize_first": True},
     ],
 )
 def test_keras_round_trip(rng, tmp_path, overrides):
@@ -76,7 +77,10 @@ def _uncached_greedy(model, source, length):
 SOURCES = np.array([[5, 6, 7, 8, 0, 0], [9, 10, 11, 12, 13, 14]])
 
 
-@pytest.mark.parametrize("overrides", [{}, {"normalize_first": True, "position": "rotary"}])
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"normalize_first": True, "position": "rotary"}, {"pointer_generator": True}],
+)
 def test_cached_greedy_equals_uncached_greedy(overrides):
     model = _tiny(**overrides)
     generated = model.generate(SOURCES, START, max_length=9)
@@ -84,8 +88,9 @@ def test_cached_greedy_equals_uncached_greedy(overrides):
         assert generated[row].tolist() == _uncached_greedy(model, source, 9)
 
 
-def test_beam_size_one_equals_greedy():
-    model = _tiny()
+@pytest.mark.parametrize("overrides", [{}, {"pointer_generator": True}])
+def test_beam_size_one_equals_greedy(overrides):
+    model = _tiny(**overrides)
     greedy = model.generate(SOURCES, START, END, max_length=9)
     sequences, scores = model.beam_search(SOURCES, START, END, max_length=9, beam_size=1)
     np.testing.assert_array_equal(sequences[:, 0], greedy)
@@ -185,3 +190,48 @@ def test_embedding_stage_is_configurable_and_round_trips():
     paper(inputs)
     table = [v for v in paper.weights if "token_embedding" in v.path][0].numpy()
     assert abs(table.std() - paper.hidden_dim**-0.5) < 0.1 * paper.hidden_dim**-0.5
+
+
+def test_pointer_generator_scores_and_checks_the_vocabulary():
+    model = _tiny(pointer_generator=True)
+    target = np.array([[1, 5, 6], [1, 7, 0]])
+    scores = model.attention_scores({"encoder_token_ids": SOURCES, "decoder_token_ids": target})
+    copy = np.array(scores["copy_attention"])
+    assert copy.shape == (2, 1, 3, 6)
+    assert np.all(copy[0, :, :, 4:] == 0)  # padding is never copied
+    gate = np.array(scores["generation_probability"])
+    assert gate.shape == (2, 3) and np.all((gate > 0) & (gate < 1))
+    # The outputs are log-probabilities: they sum to one (at real target tokens).
+    log_probs = np.array(model({"encoder_token_ids": SOURCES, "decoder_token_ids": target}))
+    np.testing.assert_allclose(np.exp(log_probs).sum(-1)[target != 0], 1.0, atol=1e-4)
+    with pytest.raises(ValueError, match="one vocabulary.*decoder_vocabulary_size=50"):
+        _tiny(pointer_generator=True, decoder_vocabulary_size=50)
+
+
+def _copy_batch(rng, low, high, batch=32, length=6):
+    source = rng.integers(low, high, (batch, length)).astype("int32")
+    decoder = np.concatenate([np.full((batch, 1), START), source], 1).astype("int32")
+    target = np.concatenate([source, np.full((batch, 1), END)], 1).astype("int32")
+    return {"encoder_token_ids": source, "decoder_token_ids": decoder}, target
+
+
+@pytest.mark.slow
+def test_pointer_generator_copies_tokens_it_never_generated(rng):
+    """Trained to copy ids 3-49 only, the pointer copies ids 50-99 it never saw as
+    targets (its copy side reads ids, not embeddings it learned); the same model
+    without the pointer cannot produce them."""
+    import keras
+
+    from tests.models.model_contract import masked_loss
+
+    inputs, targets = _copy_batch(rng, 3, 50, batch=2048)
+    unseen, expected = _copy_batch(rng, 50, 100, batch=64)
+    accuracy = {}
+    for pointer in (True, False):
+        keras.utils.set_random_seed(0)
+        model = _tiny(pointer_generator=pointer, dropout=0.0)
+        model.compile(optimizer=keras.optimizers.Adam(2e-3), loss=masked_loss())
+        model.fit(inputs, targets, batch_size=64, epochs=4, verbose=0)
+        generated = model.generate(unseen["encoder_token_ids"], START, max_length=7)
+        accuracy[pointer] = np.mean(generated[:, 1:] == expected[:, :-1])
+    assert accuracy[True] > 0.9 and accuracy[False] < 0.2, accuracy
