@@ -48,9 +48,10 @@ def test_keras_round_trip(rng, tmp_path, overrides):
     assert isinstance(restored, Seq2SeqTransformer)
 
 
-def test_mixed_precision_and_jit(rng):
+@pytest.mark.parametrize("overrides", [{}, {"pointer_generator": True}])
+def test_mixed_precision_and_jit(rng, overrides):
     inputs, targets = _copy_task(rng)
-    check_mixed_precision_jit_step(_tiny, inputs, targets)
+    check_mixed_precision_jit_step(lambda **kwargs: _tiny(**overrides, **kwargs), inputs, targets)
 
 
 def test_shared_embeddings_are_one_table():
