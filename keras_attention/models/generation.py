@@ -23,6 +23,7 @@ __all__ = [
     "TemperatureSampler",
     "beam_search_loop",
     "length_penalty",
+    "repeated_ngram_tokens",
     "sample_logits",
     "sample_loop",
 ]
@@ -245,6 +246,60 @@ def _column(token_ids, index):
     return ops.slice(token_ids, (0, index), (ops.shape(token_ids)[0], 1))
 
 
+def repeated_ngram_tokens(token_ids, index, ngram_size: int, vocabulary_size: int):
+    """The tokens that, written at `index`, would repeat an n-gram of the row.
+
+    A token `w` is banned for a row when the row's last `ngram_size - 1`
+    tokens before `index`, followed by `w`, already occur in
+    `token_ids[:, :index]` (the "no repeat n-gram" rule of fairseq and
+    Hugging Face's `no_repeat_ngram_size`). With `ngram_size=1` every token
+    already written is banned.
+
+    Args:
+        token_ids: `(rows, max_length)` int32 buffer; positions from `index`
+            on are ignored.
+        index: scalar int, the position written next.
+        ngram_size: int >= 1.
+        vocabulary_size: int.
+
+    Returns:
+        `(rows, vocabulary_size)` bool, True on banned tokens.
+
+    Example:
+
+    >>> import numpy as np
+    >>> tokens = np.array([[1, 5, 6, 5, 0, 0]], "int32")  # next: position 4
+    >>> np.flatnonzero(repeated_ngram_tokens(tokens, 4, 2, 8)[0]).tolist()  # "5 6" again
+    [6]
+    """
+    rows, length = ops.shape(token_ids)[0], ops.shape(token_ids)[1]
+    n = ngram_size
+    # The n-gram starting at j: tokens j .. j + n - 1, the last one written before index.
+    starts = length - n + 1
+    matches = ops.arange(starts, dtype="int32")[None, :] + (n - 1) < index
+    for k in range(n - 1):
+        last = _column(token_ids, ops.maximum(index - (n - 1) + k, 0))
+        matches = ops.logical_and(matches, ops.slice(token_ids, (0, k), (rows, starts)) == last)
+    following = ops.slice(token_ids, (0, n - 1), (rows, starts))
+    matches = ops.broadcast_to(matches, ops.shape(following))  # (1, starts) when n = 1
+    row_ids = ops.broadcast_to(ops.arange(rows, dtype="int32")[:, None], ops.shape(following))
+    counts = ops.scatter(
+        ops.reshape(ops.stack([row_ids, following], axis=-1), (-1, 2)),
+        ops.reshape(ops.cast(matches, "float32"), (-1,)),
+        (rows, vocabulary_size),
+    )
+    return counts > 0
+
+
+def _ban_repeats(logits, token_ids, index, ngram_size):
+    """`logits` (or log-probabilities) with `repeated_ngram_tokens` made
+    impossible; unchanged for `ngram_size` None."""
+    if not ngram_size:
+        return logits
+    banned = repeated_ngram_tokens(token_ids, index, ngram_size, logits.shape[-1])
+    return ops.where(banned, _NEG_INF, ops.cast(logits, "float32"))
+
+
 def sample_loop(
     step_fn,
     token_ids,
@@ -255,6 +310,7 @@ def sample_loop(
     end_token_id: int | None = None,
     seed_generator=None,
     pad_token_id: int | None = 0,
+    no_repeat_ngram_size: int | None = None,
 ):
     """Greedy or sampled generation into a fixed-size token buffer.
 
@@ -274,6 +330,9 @@ def sample_loop(
         pad_token_id: int or None, default 0: the padding id, never
             generated. None: the vocabulary has no padding (GPT-2), every
             token can be generated.
+        no_repeat_ngram_size: int or None (default): no generated token
+            completes an n-gram of this size that the row already holds
+            (`repeated_ngram_tokens`; the prompt counts).
 
     Returns:
         The filled `(batch, max_length)` buffer.
@@ -291,6 +350,7 @@ def sample_loop(
 
     def body(index, token_ids, cache, done, seed):
         logits, cache = step_fn(_column(token_ids, index - 1), cache, index - 1)
+        logits = _ban_repeats(logits, token_ids, index, no_repeat_ngram_size)
         if seed_generator is not None:
             seed_generator.state.assign(seed)
         sampled = sampler(logits, seed_generator, pad_token_id=pad_token_id)
@@ -356,6 +416,7 @@ def beam_search_loop(
     alpha: float = 0.6,
     end_token_id: int | None = None,
     reorder_cache=None,
+    no_repeat_ngram_size: int | None = None,
 ):
     """Beam search into a fixed-size buffer; every row's prompt ends at `start_index`.
 
@@ -381,6 +442,9 @@ def beam_search_loop(
             hypothesis runs to `max_length`.
         reorder_cache: `(cache, flat_beam_indices) -> cache`; default gathers
             along axis 0.
+        no_repeat_ngram_size: int or None (default): no beam is extended
+            with a token that completes an n-gram of this size the beam
+            already holds (`repeated_ngram_tokens`).
 
     Returns:
         `(sequences (batch, beam_size, max_length), scores (batch, beam_size))`,
@@ -422,7 +486,12 @@ def beam_search_loop(
         vocabulary = logits.shape[-1]
         # Padding is excluded before the softmax, as in `Sampler`.
         logits = ops.where(ops.arange(vocabulary) == 0, _NEG_INF, ops.cast(logits, "float32"))
-        log_probs = ops.reshape(ops.log_softmax(logits, axis=-1), (batch, beam_size, vocabulary))
+        # Repeated n-grams are excluded after it: a beam's score stays the
+        # model's log-probability of its tokens.
+        log_probs = _ban_repeats(
+            ops.log_softmax(logits, axis=-1), flat_sequences, index, no_repeat_ngram_size
+        )
+        log_probs = ops.reshape(log_probs, (batch, beam_size, vocabulary))
         # (batch, beam_size * vocabulary)
         candidates = ops.reshape(
             state.alive_log_probs[:, :, None] + log_probs, (batch, beam_size * vocabulary)

@@ -238,7 +238,14 @@ class GPTDecoder(PresetMixin, GenerativeModel):
         return self.embedding(self.final_norm(x), reverse=True), cache
 
     def decode(
-        self, token_ids, prompt_mask, start_index, sampler, end_token_id=None, seed_generator=None
+        self,
+        token_ids,
+        prompt_mask,
+        start_index,
+        sampler,
+        end_token_id=None,
+        seed_generator=None,
+        no_repeat_ngram_size=None,
     ):
         """Fill a token buffer after its prompts, on tensors, uncompiled.
 
@@ -253,6 +260,7 @@ class GPTDecoder(PresetMixin, GenerativeModel):
             sampler: a `generation.Sampler` (or `TemperatureSampler`).
             end_token_id: optional end-of-text id.
             seed_generator: a `keras.random.SeedGenerator` for sampling.
+            no_repeat_ngram_size: optional int, see `generate`.
 
         Returns:
             The filled `(batch, max_length)` buffer.
@@ -267,6 +275,7 @@ class GPTDecoder(PresetMixin, GenerativeModel):
         return generation.sample_loop(
             step, token_ids, prompt_mask, cache, start_index, sampler, end_token_id,
             seed_generator, pad_token_id=self.pad_token_id,
+            no_repeat_ngram_size=no_repeat_ngram_size,
         )
 
     def generate(
@@ -276,6 +285,7 @@ class GPTDecoder(PresetMixin, GenerativeModel):
         sampler="greedy",
         end_token_id: int | None = None,
         padding_mask=None,
+        no_repeat_ngram_size: int | None = None,
     ) -> np.ndarray:
         """Continue right-padded prompts by `max_new_tokens` tokens.
 
@@ -292,6 +302,9 @@ class GPTDecoder(PresetMixin, GenerativeModel):
                 row's prompt tokens, which come first. Default: the ids that
                 are not `pad_token_id`; with `pad_token_id=None`, every
                 position (prompts of equal length).
+            no_repeat_ngram_size: int >= 1 or None (default): never generate
+                a token that repeats an n-gram of this size, the prompt
+                included (`generation.repeated_ngram_tokens`).
 
         Returns:
             A numpy `(batch, prompt_length + max_new_tokens)` int32 array: the
@@ -299,6 +312,7 @@ class GPTDecoder(PresetMixin, GenerativeModel):
         """
         sampler = generation.Sampler.get(sampler)
         _validation.positive_int("max_new_tokens", max_new_tokens)
+        _validation.positive_int("no_repeat_ngram_size", no_repeat_ngram_size, allow_none=True)
         prompts = np.asarray(prompt_token_ids)
         if prompts.ndim != 2 or not np.issubdtype(prompts.dtype, np.integer):
             raise ValueError(
@@ -318,7 +332,9 @@ class GPTDecoder(PresetMixin, GenerativeModel):
         buffer = np.full((prompts.shape[0], max_length), fill, "int32")
         buffer[:, : prompts.shape[1]] = prompts
         prompt_mask = np.arange(max_length)[None, :] < lengths[:, None]
-        function = self.compiled_sampling(self.decode, sampler, end_token_id=end_token_id)
+        function = self.compiled_sampling(
+            self.decode, sampler, end_token_id=end_token_id, no_repeat_ngram_size=no_repeat_ngram_size
+        )
         outputs = function(
             buffer, prompt_mask, ops.convert_to_tensor(lengths.min(), "int32")
         )

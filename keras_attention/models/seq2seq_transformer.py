@@ -375,7 +375,14 @@ class Seq2SeqTransformer(PresetMixin, GenerativeModel):
         return ops.pad(start, ((0, 0), (0, max_length - 1)))
 
     def decode_sample(
-        self, encoder_token_ids, start_token_id, end_token_id, max_length, sampler, seed_generator=None
+        self,
+        encoder_token_ids,
+        start_token_id,
+        end_token_id,
+        max_length,
+        sampler,
+        seed_generator=None,
+        no_repeat_ngram_size=None,
     ):
         """Greedy/sampled decoding on tensors, uncompiled (`generate` and exports wrap it).
 
@@ -387,11 +394,19 @@ class Seq2SeqTransformer(PresetMixin, GenerativeModel):
         buffer = self._start_buffer(batch, start_token_id, max_length)
         prompt_mask = ops.equal(ops.arange(max_length), 0)[None, :] & ops.ones((batch, 1), "bool")
         return generation.sample_loop(
-            step, buffer, prompt_mask, cache, 1, sampler, end_token_id, seed_generator
+            step, buffer, prompt_mask, cache, 1, sampler, end_token_id, seed_generator,
+            no_repeat_ngram_size=no_repeat_ngram_size,
         )
 
     def decode_beams(
-        self, encoder_token_ids, start_token_id, end_token_id, max_length, beam_size, length_penalty
+        self,
+        encoder_token_ids,
+        start_token_id,
+        end_token_id,
+        max_length,
+        beam_size,
+        length_penalty,
+        no_repeat_ngram_size=None,
     ):
         """Beam search on tensors, uncompiled (`beam_search` and exports wrap it).
 
@@ -409,6 +424,7 @@ class Seq2SeqTransformer(PresetMixin, GenerativeModel):
             beam_size,
             float(length_penalty),
             end_token_id,
+            no_repeat_ngram_size=no_repeat_ngram_size,
         )
 
     def _check_decoding_arguments(self, encoder_token_ids, start_token_id, max_length):
@@ -441,6 +457,7 @@ class Seq2SeqTransformer(PresetMixin, GenerativeModel):
         end_token_id: int | None = None,
         max_length: int | None = None,
         sampler="greedy",
+        no_repeat_ngram_size: int | None = None,
     ) -> np.ndarray:
         """Greedy (or sampled) decoding of each source sequence.
 
@@ -451,16 +468,24 @@ class Seq2SeqTransformer(PresetMixin, GenerativeModel):
             max_length: int, default `max_sequence_length`: the length of the
                 returned target buffer, start token included.
             sampler: `"greedy"`, a `generation.Sampler` or a dict of its arguments.
+            no_repeat_ngram_size: int >= 1 or None (default): never generate
+                a token that repeats an n-gram of this size
+                (`generation.repeated_ngram_tokens`).
 
         Returns:
             `(batch, max_length)` int32 target ids, starting with `start_token_id`.
         """
         sampler = generation.Sampler.get(sampler)
+        _validation.positive_int("no_repeat_ngram_size", no_repeat_ngram_size, allow_none=True)
         encoder_token_ids, max_length = self._check_decoding_arguments(
             encoder_token_ids, start_token_id, max_length
         )
         function = self.compiled_sampling(
-            self.decode_sample, sampler, end_token_id=end_token_id, max_length=max_length
+            self.decode_sample,
+            sampler,
+            end_token_id=end_token_id,
+            max_length=max_length,
+            no_repeat_ngram_size=no_repeat_ngram_size,
         )
         outputs = function(encoder_token_ids, ops.convert_to_tensor(start_token_id, "int32"))
         return ops.convert_to_numpy(outputs)
@@ -473,6 +498,7 @@ class Seq2SeqTransformer(PresetMixin, GenerativeModel):
         max_length: int | None = None,
         beam_size: int = 4,
         length_penalty: float = 0.6,
+        no_repeat_ngram_size: int | None = None,
     ):
         """Beam search decoding (paper §6.1: beam 4, length penalty alpha 0.6).
 
@@ -483,6 +509,8 @@ class Seq2SeqTransformer(PresetMixin, GenerativeModel):
             max_length: int, default `max_sequence_length`.
             beam_size: int >= 1.
             length_penalty: alpha of `((5 + length) / 6) ** alpha`, >= 0.
+            no_repeat_ngram_size: int >= 1 or None (default): no beam repeats
+                an n-gram of this size (`generation.repeated_ngram_tokens`).
 
         Returns:
             `(sequences, scores)`: numpy `(batch, beam_size, max_length)` int32
@@ -490,6 +518,7 @@ class Seq2SeqTransformer(PresetMixin, GenerativeModel):
             log-probabilities, best first.
         """
         _validation.positive_int("beam_size", beam_size)
+        _validation.positive_int("no_repeat_ngram_size", no_repeat_ngram_size, allow_none=True)
         if not isinstance(length_penalty, (int, float)) or length_penalty < 0:
             raise ValueError(
                 f"`length_penalty` must be a float >= 0. Received: length_penalty={length_penalty!r}"
@@ -503,6 +532,7 @@ class Seq2SeqTransformer(PresetMixin, GenerativeModel):
             max_length=max_length,
             beam_size=beam_size,
             length_penalty=float(length_penalty),
+            no_repeat_ngram_size=no_repeat_ngram_size,
         )
         sequences, scores = function(
             encoder_token_ids, ops.convert_to_tensor(start_token_id, "int32")

@@ -14,6 +14,7 @@ from keras import ops
 
 from keras_attention.models import Seq2SeqTransformer
 from keras_attention.models.generation import beam_search_loop
+from tests.reference.ngrams import repeating_tokens
 from tests.reference.exhaustive_search import (
     best_hypotheses,
     exhaustive_search,
@@ -75,7 +76,7 @@ class PrefixTable:
         logits = ops.take(flat_table, codes + batch_row * self.table.shape[1], axis=0)
         return logits, ops.concatenate([prefix, batch_row[:, None]], axis=1)
 
-    def beam_search(self, beam_size, alpha, end_token_id=END, compiled=True):
+    def beam_search(self, beam_size, alpha, end_token_id=END, compiled=True, no_repeat_ngram_size=None):
         batch = self.table.shape[0]
         token_ids = np.zeros((batch * beam_size, self.max_length), "int32")
         token_ids[:, 0] = START
@@ -84,7 +85,8 @@ class PrefixTable:
 
         def search(token_ids, cache):
             return beam_search_loop(
-                self.step, token_ids, cache, 1, beam_size, alpha, end_token_id
+                self.step, token_ids, cache, 1, beam_size, alpha, end_token_id,
+                no_repeat_ngram_size=no_repeat_ngram_size,
             )
 
         if compiled:
@@ -232,3 +234,31 @@ def test_seq2seq_beam_scores_are_recomputed_log_probabilities():
 def _log_softmax(logits):
     shifted = logits - logits.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _without_repeats(next_log_probs, n):
+    """The toy model with every token that would repeat an n-gram at -inf."""
+
+    def blocked(tokens):
+        log_probs = np.array(next_log_probs(tokens), "float64")
+        log_probs[list(repeating_tokens(tokens, n))] = -np.inf
+        return log_probs
+
+    return blocked
+
+
+# n = 1: no token twice; after the start token only 5 sequences end.
+@pytest.mark.parametrize("n, beam_size", [(1, 5), (2, 6)])
+@pytest.mark.parametrize("compiled", [True, False], ids=["xla", "eager"])
+def test_no_repeat_ngram_beams_are_the_best_sequences_without_repeats(n, beam_size, compiled):
+    """A wide beam finds what exhaustive search over the sequences that repeat
+    no n-gram finds, scored with the model's own log-probabilities."""
+    model = PrefixTable(5, 5, 2, np.random.default_rng(3))
+    sequences, scores = model.beam_search(beam_size, 0.6, compiled=compiled, no_repeat_ngram_size=n)
+    for row in range(2):
+        expected_sequences, expected_scores = best_hypotheses(
+            _without_repeats(model.next_log_probs(row), n), [START], END, 5, 0.6, beam_size
+        )
+        assert np.all(np.isfinite(expected_scores))
+        np.testing.assert_array_equal(sequences[row], expected_sequences)
+        np.testing.assert_allclose(scores[row], expected_scores, atol=1e-5)

@@ -104,3 +104,24 @@ def test_sample_loop_draws_the_seed_generators_stream_one_seed_per_step():
     expected = [np.asarray(Sampler(1.0)(logits, reference)) for _ in range(5)]
     np.testing.assert_array_equal(np.asarray(sampled)[:, 1:], np.stack(expected, axis=1))
     assert np.asarray(generator.state).tolist() == [7, 5]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_repeated_ngram_tokens_match_a_brute_force_search(n):
+    import tensorflow as tf
+
+    from keras_attention.models.generation import repeated_ngram_tokens
+    from tests.reference.ngrams import repeating_tokens
+
+    rng = np.random.default_rng(n)
+    tokens = rng.integers(1, 4, (6, 12)).astype("int32")  # 3 tokens: many repeats
+    compiled = tf.function(
+        lambda t, i: repeated_ngram_tokens(t, i, n, 5),
+        input_signature=[tf.TensorSpec((None, 12), tf.int32), tf.TensorSpec((), tf.int32)],
+    )
+    for index in range(0, 13):
+        for banned in (repeated_ngram_tokens(tokens, index, n, 5), compiled(tokens, index)):
+            banned = np.asarray(banned)
+            assert banned.shape == (6, 5)
+            for row in range(6):
+                assert set(np.flatnonzero(banned[row])) == repeating_tokens(tokens[row][:index], n)

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from keras_attention.models import GPTDecoder, Sampler
+from tests.reference.ngrams import repeating_tokens
 from tests.models.model_contract import (
     check_keras_round_trip,
     check_mixed_precision_jit_step,
@@ -35,13 +36,25 @@ def test_mixed_precision_and_jit(rng):
     check_mixed_precision_jit_step(_tiny, inputs, targets)
 
 
-def _uncached_greedy(model, prompt, total_length):
+def _uncached_greedy(model, prompt, total_length, no_repeat_ngram_size=None):
     tokens = list(prompt)
     while len(tokens) < total_length:
         logits = np.array(model(np.array([tokens])))[0, -1]
         logits[0] = -np.inf  # the engine never emits padding
+        if no_repeat_ngram_size:
+            logits[list(repeating_tokens(tokens, no_repeat_ngram_size))] = -np.inf
         tokens.append(int(np.argmax(logits)))
     return tokens
+
+
+def test_greedy_without_repeated_ngrams_equals_an_uncached_search():
+    model = _tiny()
+    prompts = np.array([[5, 6, 5, 6], [9, 10, 0, 0]])  # the prompt's bigrams count too
+    generated = model.generate(prompts, max_new_tokens=8, no_repeat_ngram_size=2)
+    for row, prompt in enumerate(([5, 6, 5, 6], [9, 10])):
+        expected = _uncached_greedy(model, prompt, len(prompt) + 8 + (2 if row else 0), 2)
+        assert generated[row].tolist() == expected
+    assert model.generate(prompts, max_new_tokens=8).tolist() != generated.tolist()
 
 
 @pytest.mark.parametrize("position", ["learned", "rotary"])

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from keras_attention.models import Seq2SeqTransformer
+from tests.reference.ngrams import repeating_tokens
 from tests.models.model_contract import (
     check_keras_round_trip,
     check_mixed_precision_jit_step,
@@ -64,13 +65,16 @@ def test_shared_embeddings_are_one_table():
     assert separate.count_params() - shared.count_params() == 100 * 64 + 40 * 64
 
 
-def _uncached_greedy(model, source, length):
+def _uncached_greedy(model, source, length, no_repeat_ngram_size=None):
     tokens = [START]
+    n = no_repeat_ngram_size
     while len(tokens) < length:
         logits = np.array(
             model({"encoder_token_ids": source[None], "decoder_token_ids": np.array([tokens])})
         )[0, -1]
         logits[0] = -np.inf
+        if n:
+            logits[list(repeating_tokens(tokens, n))] = -np.inf
         tokens.append(int(np.argmax(logits)))
     return tokens
 
@@ -236,3 +240,15 @@ def test_pointer_generator_copies_tokens_it_never_generated(rng):
         generated = model.generate(unseen["encoder_token_ids"], START, max_length=7)
         accuracy[pointer] = np.mean(generated[:, 1:] == expected[:, :-1])
     assert accuracy[True] > 0.9 and accuracy[False] < 0.2, accuracy
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_greedy_without_repeated_ngrams_equals_an_uncached_search(n):
+    # A random tiny model repeats itself at once; here it must not.
+    model = _tiny()
+    generated = model.generate(SOURCES, START, max_length=9, no_repeat_ngram_size=n)
+    for row, source in enumerate(SOURCES):
+        assert generated[row].tolist() == _uncached_greedy(model, source, 9, n)
+    assert model.generate(SOURCES, START, max_length=9).tolist() != generated.tolist()
+    with pytest.raises(ValueError, match="`no_repeat_ngram_size` must be a positive integer or None"):
+        model.beam_search(SOURCES, START, no_repeat_ngram_size=0)
