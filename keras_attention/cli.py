@@ -29,6 +29,7 @@ def _evaluate(args) -> int:
 _DECODING_FLAGS = (
     ("--beam-size", "beam_size", int),
     ("--length-penalty", "length_penalty", float),
+    ("--no-repeat-ngram-size", "no_repeat_ngram_size", int),
     ("--max-new-tokens", "max_new_tokens", int),
     ("--temperature", "temperature", float),
     ("--top-k", "top_k", int),

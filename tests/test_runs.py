@@ -118,10 +118,11 @@ def test_translate_a_file_into_a_file(tiny_runs, tmp_path, capsys):
     inputs, outputs = tmp_path / "in.txt", tmp_path / "out.txt"
     inputs.write_text("\n".join(texts) + "\n")
     assert main(["translate", str(run_dir), "--input", str(inputs), "--output", str(outputs),
-                 "--beam-size", "2"]) == 0
+                 "--beam-size", "2", "--no-repeat-ngram-size", "1"]) == 0
     run = Run.load(run_dir)
-    # One answer per input line, in order, decoded with the flag's beam size.
-    assert outputs.read_text().splitlines() == run.predict(texts, beam_size=2)
+    # One answer per input line, in order, decoded with the flags' settings.
+    answers = outputs.read_text().splitlines()
+    assert answers == run.predict(texts, beam_size=2, no_repeat_ngram_size=1)
     assert outputs.read_text().splitlines()[2] == ""  # an empty text translates to ""
     # An existing output is never written over; nothing else changes either.
     before = outputs.read_text()
@@ -138,6 +139,7 @@ def test_translate_a_file_into_a_file(tiny_runs, tmp_path, capsys):
         (["hello", "--input", "EMPTY"], "texts or --input"),
         (["hello", "--top-k", "3"], "takes no decoding setting \\['top_k'\\]. It takes: beam_size, length_penalty"),
         (["hello", "--beam-size", "0"], "`evaluation.beam_size` must be >= 1"),
+        (["hello", "--no-repeat-ngram-size", "-1"], "`evaluation.no_repeat_ngram_size` must be"),
     ],
 )
 def test_bad_prediction_requests_exit_2(tiny_runs, tmp_path, capsys, arguments, message):

@@ -62,7 +62,7 @@ class TranslationTask(Task):
 
     kind = "translation"
     command = "translate"
-    decoding_keys = ("beam_size", "length_penalty")
+    decoding_keys = ("beam_size", "length_penalty", "no_repeat_ngram_size")
     command_help = "translate texts with a trained translation run"
     preset_class = Seq2SeqTransformer
     embedded = {
@@ -155,6 +155,7 @@ class TranslationTask(Task):
             self.data_config.max_length,
             evaluation.beam_size,
             evaluation.length_penalty,
+            evaluation.no_repeat_ngram_size,
         )
         empty = tf.equal(tf.strings.length(tf.strings.strip(texts)), 0)
         # (batch, beam) translations, best first.
@@ -290,10 +291,13 @@ class TranslationTask(Task):
 
     def _decoding(self) -> str:
         evaluation = self.recipe.evaluation
+        repeats = ""
+        if evaluation.no_repeat_ngram_size:
+            repeats = f", no repeated {evaluation.no_repeat_ngram_size}-grams"
         if evaluation.beam_size == 1:
-            return "greedy (beam size 1), as served"
+            return f"greedy (beam size 1{repeats}), as served"
         return (f"beam search (beam size {evaluation.beam_size}, length penalty "
-                f"{evaluation.length_penalty}), as served")
+                f"{evaluation.length_penalty}{repeats}), as served")
 
     def generalization_splits(self) -> dict[str, list]:
         """Test splits beyond the random one, for the embedded dates: formats

@@ -219,6 +219,10 @@ class EvaluationConfig:
 
     beam_size: int = _field(1, minimum=1)
     length_penalty: float = _field(0.6, minimum=0)
+    # translation: never repeat an n-gram of this size in an answer
+    no_repeat_ngram_size: int | None = _field(
+        None, minimum=0, unset=0, doc="None (or 0): n-grams may repeat"
+    )
     # translation: None, or "iso_date" (answer with the best beam that is a
     # real calendar date, or "" when none is)
     output_constraint: str | None = _field(None, choices=("iso_date",), unset="")
