@@ -13,7 +13,10 @@ from keras_attention.training.recipe import dump_recipe, load_recipe
 TINY = {
     "translation": [
         "model.preset=transformer_tiny",
-        "model.overrides={hidden_dim = 32, intermediate_dim = 64, num_heads = 2}",
+        # Key by key: the recipe's other overrides (e.g. docsum's pointer) stay.
+        "model.overrides.hidden_dim=32",
+        "model.overrides.intermediate_dim=64",
+        "model.overrides.num_heads=2",
         "data.num_examples=400",
         "data.vocabulary_size=200",
         "data.max_length=20",

@@ -39,16 +39,6 @@ def _embedded_docstring_summaries(task) -> GroupedExamples:
     return GroupedExamples(pairs, modules, "module")
 
 
-def _embedded_docstring_first_sentences(task) -> GroupedExamples:
-    # Pretraining for docsum: each body -> its own first sentence, on the
-    # examples and modules of `embedded:docstring_summaries` (no summary line
-    # is read). The same groups with the same counts split the same way for the
-    # same seed and fractions, so a run on it trains on the summarisation
-    # run's training modules only.
-    pairs, modules = data.docstring_summaries()
-    return GroupedExamples([(body, first_sentence(body)) for body, _ in pairs], modules, "module")
-
-
 def _rouge_text(scores: dict) -> str:
     if "rougeL" not in scores:
         return ""
@@ -68,7 +58,6 @@ class TranslationTask(Task):
     embedded = {
         "embedded:dates": _embedded_dates,
         "embedded:docstring_summaries": _embedded_docstring_summaries,
-        "embedded:docstring_first_sentences": _embedded_docstring_first_sentences,
     }
     outputs = ("translation", "score", "truncated", "valid")
 

@@ -85,8 +85,7 @@ class TaskConfig:
 class DataConfig:
     """`[data]`: where the examples come from and how they become ids."""
 
-    # "embedded:dates", "embedded:docstring_summaries" and
-    # "embedded:docstring_first_sentences" (both split by module),
+    # "embedded:dates", "embedded:docstring_summaries" (split by module),
     # "embedded:docstrings", "embedded:docstring_topics", or a path to a file
     # (TSV pairs, text lines, CSV/TSV with labels).
     source: str = _field("embedded:dates")

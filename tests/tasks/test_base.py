@@ -212,24 +212,3 @@ def test_docstring_summaries_are_split_by_module():
     again = get_task(recipe)
     again.load_data()
     assert again.test_examples == task.test_examples and again.train_examples == task.train_examples
-
-
-def test_docsum_pretraining_splits_the_modules_as_the_summaries_do():
-    """`embedded:docstring_first_sentences` (models/docsum-pretrain.toml) holds
-    the summaries' bodies, each answered with its own first sentence, and the
-    same seed and fractions put every module in the same part: pretraining
-    never reads a validation or test module's docstring."""
-    from keras_attention.training.metrics import first_sentence
-
-    def loaded(source):
-        task = get_task(validate_recipe({"data": {"source": source, "validation_fraction": 0.1,
-                                                  "test_fraction": 0.15}}))
-        task.load_data()
-        return task
-
-    summaries = loaded("embedded:docstring_summaries")
-    pretraining = loaded("embedded:docstring_first_sentences")
-    assert pretraining.split_groups == summaries.split_groups
-    for part in ("train_examples", "validation_examples", "test_examples"):
-        expected = [(body, first_sentence(body)) for body, _ in getattr(summaries, part)]
-        assert getattr(pretraining, part) == expected
