@@ -4,7 +4,8 @@ Every command of every ```bash block in README.md and docs/ runs verbatim in one
 workspace laid out like a checkout: the Makefile, `.venv/bin`, `benchmarks/`,
 `models/` and `tuning/`. Only the recipes and search specs there are tiny versions of the
 shipped ones (tests/tiny.py), so `make run` and `keras-attention train
-models/dates.toml` take seconds instead of minutes. Pages run in reading order,
+models/dates.toml` take seconds instead of minutes; likewise the benchmarks'
+default tensor sizes (tests/tiny.py's TINY_BENCHMARKS). Pages run in reading order,
 the README first, as a user would follow them.
 
 A few commands cannot run on a test machine; they are listed in NOT_RUN with
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tiny import tiny_recipe, tiny_spec
+from tests.tiny import tiny_benchmark, tiny_recipe, tiny_spec
 
 ROOT = Path(__file__).parents[2]
 PAGES = [ROOT / "README.md"] + sorted((ROOT / "docs").rglob("*.md"))
@@ -80,6 +81,8 @@ def workspace(tmp_path_factory):
             (venv / entry.name).symlink_to(entry)
     (venv / ".installed").touch()
     shutil.copytree(ROOT / "benchmarks", root / "benchmarks")
+    for path in sorted((ROOT / "benchmarks").glob("*.py")):
+        (root / "benchmarks" / path.name).write_text(tiny_benchmark(path))
     for folder, shrink in (("models", tiny_recipe), ("tuning", tiny_spec)):
         (root / folder).mkdir()
         for path in sorted((ROOT / folder).glob("*.toml")):
