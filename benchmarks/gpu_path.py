@@ -20,8 +20,9 @@ Uses only Keras APIs, so the same script measures either backend:
     python benchmarks/gpu_path.py                       # TensorFlow
     KERAS_BACKEND=jax python benchmarks/gpu_path.py     # JAX (XLA only)
 
-Batch 32, length 256, hidden 256, 4 heads, feed-forward 1024 by default; use
-`--batch 64 --length 1024 --hidden 1024 --heads 16` to load a large GPU.
+Batch 32, length 256, hidden 256, 4 heads, feed-forward 1024 and a 4096 x 4096
+peak `matmul` by default; use `--batch 64 --length 1024 --hidden 1024 --heads 16`
+to load a large GPU.
 """
 
 from __future__ import annotations
@@ -151,6 +152,7 @@ def main():
     parser.add_argument("--intermediate", type=int, default=None, help="default 4 x hidden")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--matmul-size", type=int, default=4096, help="side of the peak matmul")
     args = parser.parse_args()
     args.intermediate = args.intermediate or 4 * args.hidden
 
@@ -177,7 +179,7 @@ def main():
             attention_ratio, _ = compare("attention", args, jit, x, y)
             block_ratio, block_seconds = compare("encoder", args, jit, x, y)
             baseline = baseline or block_seconds
-            peak = matmul_flops_per_second(compute_dtype, jit)
+            peak = matmul_flops_per_second(compute_dtype, jit, args.matmul_size)
             print(
                 f"{policy:<15} {'XLA' if jit else 'graph':<6} {attention_ratio:>19.2f}x "
                 f"{block_ratio:>15.2f}x {baseline / block_seconds:>16.2f}x "

@@ -1,10 +1,12 @@
-"""Tiny settings that make any shipped recipe or search spec run in seconds.
+"""Tiny settings that make any shipped recipe, search spec or documented
+benchmark run in seconds.
 
 Shared by the end-to-end tests (tests/training/test_run.py) and the tests that
 run the documentation's commands (tests/docs/test_docs_commands.py).
 """
 
 import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -79,3 +81,22 @@ def tiny_spec(spec: Path, max_trials: int = 2) -> str:
         lines.append(f"[{table}]")
         lines += [f"{json.dumps(key)} = {json.dumps(value)}" for key, value in values.items()]
     return "\n".join(lines) + "\n"
+
+
+# Smaller defaults for the sizes of the benchmarks a page runs: the documented
+# command runs as written (its own flags win) and every setting it measures
+# (dtype policies, compilers, ours and the peer) still runs, on tiny tensors.
+TINY_BENCHMARKS = {
+    "gpu_path.py": {"--batch": 2, "--length": 8, "--hidden": 16, "--heads": 2, "--matmul-size": 64},
+}
+
+
+def tiny_benchmark(script: Path) -> str:
+    """The benchmark script's text with the argparse defaults of TINY_BENCHMARKS."""
+    text = Path(script).read_text()
+    for flag, value in TINY_BENCHMARKS.get(Path(script).name, {}).items():
+        pattern = rf'(add_argument\("{re.escape(flag)}", type=int, default=)\d+'
+        text, found = re.subn(pattern, rf"\g<1>{value}", text)
+        if found != 1:  # the script changed: update TINY_BENCHMARKS with it
+            raise AssertionError(f"{Path(script).name} has no `{flag}` int argument with a default")
+    return text

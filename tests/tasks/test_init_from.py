@@ -14,7 +14,7 @@ import tensorflow as tf
 from keras_attention.cli import main
 from keras_attention.data import WordPieceTokenizer
 from keras_attention.models import GPTDecoder, Seq2SeqTransformer
-from keras_attention.runs import Run, train
+from keras_attention.runs import Run
 from keras_attention.tasks import get_task
 from keras_attention.training.recipe import dump_recipe, load_recipe, validate_recipe
 from tests.tiny import overrides, sets
@@ -24,11 +24,10 @@ TOPICS = ROOT / "models" / "bert-topics.toml"
 
 
 @pytest.fixture(scope="module")
-def pretrained(tmp_path_factory):
-    """A tiny masked-LM run of models/bert-mini.toml."""
-    out = tmp_path_factory.mktemp("pretrained") / "bert-mini"
-    train(ROOT / "models" / "bert-mini.toml", out, overrides("masked_lm"), log=lambda *_: None)
-    return out
+def pretrained(trained):
+    """A tiny masked-LM run of models/bert-mini.toml: the session's (tests/conftest.py),
+    which the export tests and bert-topics' run use too. Only read here."""
+    return trained("bert-mini")[0]
 
 
 def _init_from(path) -> str:

@@ -6,6 +6,7 @@ Every shipped recipe is trained by the documentation's own commands
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,10 +25,10 @@ ROOT = Path(__file__).parents[2]
 
 
 @pytest.mark.slow
-def test_cli_end_to_end_on_a_tiny_translation_run(tmp_path, capsys):
-    out = tmp_path / "dates"
-    recipe = ROOT / "models" / "dates.toml"
-    assert main(["train", str(recipe), "--out", str(out), *sets(TINY["translation"] + COMMON)]) == 0
+def test_cli_end_to_end_on_a_tiny_translation_run(trained, tmp_path, capsys):
+    # The session's tiny dates run (tests/conftest.py), trained by the same
+    # `train` as the CLI's; the other tests here train through the CLI.
+    out = Path(shutil.copytree(trained("dates")[0], tmp_path / "dates"))
     assert main(["evaluate", str(out)]) == 0
     assert "exact match" in capsys.readouterr().out
     assert main(["translate", str(out), "March 5, 2024", "the 1st of May, 1999"]) == 0
@@ -163,13 +164,12 @@ def _snapshot(run):
 
 
 @pytest.mark.slow
-def test_a_failed_retrain_leaves_the_finished_run_intact(tmp_path, capsys):
+def test_a_failed_retrain_leaves_the_finished_run_intact(trained, tmp_path, capsys):
     """A re-train into a finished run's directory replaces its outputs only
     once the new ones are complete: a bad `model.overrides` value or a run
     that diverges mid-training leaves the old run as it was."""
-    out = tmp_path / "run"
+    out = Path(shutil.copytree(trained("dates")[0], tmp_path / "run"))  # a finished run
     train = ["train", str(ROOT / "models" / "dates.toml"), "--out", str(out)]
-    assert main([*train, *sets(TINY["translation"] + COMMON)]) == 0
     before = _snapshot(out)
     bad_overrides = "model.overrides={hidden_dim = 32, intermediate_dim = 64, num_heads = 0}"
     assert main([*train, *sets(TINY["translation"] + COMMON + [bad_overrides])]) == 2
