@@ -1,6 +1,6 @@
 """Draw the documentation's pictures from real computations and a real run.
 
-    python docs/make_figures.py [--run runs/dates]
+    python docs/make_figures.py [--run runs/dates] [--docsum-run runs/docsum]
 
 Writes into docs/images/:
   positional_encoding.png  the sinusoidal encoding matrix (SinusoidalPositionEncoding)
@@ -8,6 +8,8 @@ Writes into docs/images/:
   dates_attention.png      cross-attention of the trained dates model (trains it if missing)
   training_curves.png      that run's loss and accuracy per epoch
   it_attention.png         where "it" looks, in a small encoder trained to resolve it
+  docsum_copy.png          what the docsum model copies while it writes a summary (with
+                           --docsum-run, a finished run of models/docsum.toml)
 """
 
 from __future__ import annotations
@@ -142,16 +144,38 @@ def dates_run(run_dir: Path, text: str):
     shutil.copy(run_dir / "training_curves.png", IMAGES / "training_curves.png")
 
 
+def docsum_copy(run_dir: Path, text: str, path: Path):
+    """The pointer-generator's copy attention: rows are the summary's tokens,
+    columns the docstring's; a bright cell is a token copied from there."""
+    from keras_attention.runs import Run
+    from keras_attention.visualization import plot_attention
+
+    attention = Run.load(run_dir).attention(text)
+    plot_attention(
+        {"copy attention": attention.scores["copy_attention"]},
+        attention.query_tokens,
+        attention.key_tokens,
+        path,
+        title=attention.title,
+    )
+
+
+DOCSUM_TEXT = "Close the file. A closed file cannot be read or written any more."
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run", default=str(ROOT / "runs" / "dates"))
     parser.add_argument("--text", default="Tuesday, March 5, 2024")
+    parser.add_argument("--docsum-run", help="a finished run of models/docsum.toml")
     args = parser.parse_args()
     IMAGES.mkdir(parents=True, exist_ok=True)
     positional_encoding(IMAGES / "positional_encoding.png")
     masks(IMAGES / "masks.png")
     it_attention(IMAGES / "it_attention.png")
     dates_run(Path(args.run), args.text)
+    if args.docsum_run:
+        docsum_copy(Path(args.docsum_run), DOCSUM_TEXT, IMAGES / "docsum_copy.png")
     print(f"Figures written to {IMAGES}")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -60,8 +61,9 @@ def plot_attention(
             axis.set_xticklabels(key_tokens, rotation=90, fontsize=7)
             axis.set_yticks(range(rows))
             axis.set_yticklabels(query_tokens, fontsize=7)
-    if title:
-        figure.suptitle(title)
+    if title:  # wrapped to the figure's width (about 9 characters an inch at 12 pt)
+        width = int(figure.get_figwidth() * 9)
+        figure.suptitle("\n".join(textwrap.wrap(title, max(width, 20))), fontsize=12)
     figure.tight_layout()
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
