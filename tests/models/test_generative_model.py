@@ -92,7 +92,7 @@ def test_seq2seq_cached_decoding_with_a_cross_attention_cache_equals_the_forward
         x, cache = model.call_blocks_with_cache(
             x, cache, index, cross_cache, encoder_padding_mask=encoder_padding_mask
         )
-        logits.append(ops.convert_to_numpy(model._logits(x)))
+        logits.append(ops.convert_to_numpy(model._logits(x, sources, encoder_padding_mask)))
     np.testing.assert_allclose(np.concatenate(logits, axis=1), expected, atol=1e-5)
 
 

@@ -82,7 +82,7 @@ def test_separate_vocabularies_feed_the_encoder_and_the_decoder():
 
 def test_decoding_keys_and_tuned_arguments():
     task = _task()
-    assert task.decoding_keys == ("beam_size", "length_penalty")
+    assert task.decoding_keys == ("beam_size", "length_penalty", "no_repeat_ngram_size")
     values = {"num_layers": 3, "hidden_dim": 32, "num_heads": 2, "intermediate_multiplier": 2, "dropout": 0.0}
     assert task.tuned_arguments(values) == {
         "num_encoder_layers": 3, "num_decoder_layers": 3, "hidden_dim": 32, "num_heads": 2,
@@ -185,7 +185,9 @@ class _FixedBeams:
     def __init__(self, tokenizer, beams):
         self.tokenizer, self.beams = tokenizer, beams
 
-    def decode_beams(self, source_ids, start_id, end_id, max_length, beam_size, length_penalty):
+    def decode_beams(self, source_ids, start_id, end_id, max_length, beam_size, length_penalty,
+                     no_repeat_ngram_size=None):
+        self.decoding = (beam_size, length_penalty, no_repeat_ngram_size)
         rows = []
         for texts in self.beams:
             ids = self.tokenizer.tokenize(texts).to_tensor(shape=[len(texts), max_length - 2])
@@ -222,10 +224,11 @@ def test_iso_date_constraint_answers_with_the_best_real_date_or_nothing(tmp_path
 
 
 def test_predict_translates_in_batches_as_translate_does():
-    task = _task()
+    task = _task(evaluation={"length_penalty": 1.0, "no_repeat_ngram_size": 2})
     model = _FixedBeams(task.tokenizer, [["the cat sat"]] * 3)
     assert task.predict(model, ["x", "y", "z"]) == ["the cat sat"] * 3
     assert _decoded(task.translate(model, tf.constant(["x", "y", "z"]))["translation"]) == ["the cat sat"] * 3
+    assert model.decoding == (1, 1.0, 2)  # the recipe's decoding reaches the model
 
 
 def test_generalization_splits_only_for_the_embedded_dates():
