@@ -19,8 +19,8 @@ _KEY_SETTINGS = {
     "data": ("max_length", "vocabulary_size", "shared_vocabulary", "lower_case", "tokenizer"),
     "training": ("epochs", "steps_per_epoch", "batch_size", "learning_rate", "warmup_steps",
                  "label_smoothing", "mixed_precision", "seed"),
-    "evaluation": ("beam_size", "length_penalty", "no_repeat_ngram_size", "output_constraint", "max_new_tokens",
-                   "temperature", "top_k", "top_p", "seed"),
+    "evaluation": ("beam_size", "length_penalty", "no_repeat_ngram_size", "output_constraint",
+                   "max_new_tokens", "temperature", "top_k", "top_p", "seed"),
 }
 
 

@@ -82,7 +82,7 @@ class PointerGenerator(keras.layers.Layer):
         self.attention = MultiHeadAttention(
             num_heads=1, dtype=self.dtype_policy, name="copy_attention"
         )
-        # Starts at p_gen = 0.5: bias zero, small weights.
+        # Starts at p_gen = 0.5 everywhere: a zero kernel and a zero bias.
         self.gate = keras.layers.Dense(
             1, kernel_initializer="zeros", dtype=self.dtype_policy, name="gate"
         )

@@ -333,7 +333,10 @@ class GPTDecoder(PresetMixin, GenerativeModel):
         buffer[:, : prompts.shape[1]] = prompts
         prompt_mask = np.arange(max_length)[None, :] < lengths[:, None]
         function = self.compiled_sampling(
-            self.decode, sampler, end_token_id=end_token_id, no_repeat_ngram_size=no_repeat_ngram_size
+            self.decode,
+            sampler,
+            end_token_id=end_token_id,
+            no_repeat_ngram_size=no_repeat_ngram_size,
         )
         outputs = function(
             buffer, prompt_mask, ops.convert_to_tensor(lengths.min(), "int32")

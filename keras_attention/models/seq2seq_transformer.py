@@ -346,15 +346,16 @@ class Seq2SeqTransformer(PresetMixin, GenerativeModel):
         cross_cache = self.stack_layers(
             lambda block: block.cross_attention.project_key_value(encoder_outputs)
         )
+        # The pointer's copy attention: its keys/values, also once per input.
         copy_cache = None
         if self.pointer is not None:
             copy_cache = self.pointer.attention.project_key_value(encoder_outputs)
         if rows_per_input > 1:
             cross_cache = ops.repeat(cross_cache, rows_per_input, axis=0)
             encoder_padding_mask = ops.repeat(encoder_padding_mask, rows_per_input, axis=0)
-            encoder_token_ids = ops.repeat(encoder_token_ids, rows_per_input, axis=0)
             if copy_cache is not None:
                 copy_cache = ops.repeat(copy_cache, rows_per_input, axis=0)
+                encoder_token_ids = ops.repeat(encoder_token_ids, rows_per_input, axis=0)
 
         def step(token_ids, cache, index):
             x = self.decoder_embedding(token_ids, start_index=index)
