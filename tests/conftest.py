@@ -53,14 +53,14 @@ def rng():
 # commands (tests/test_runs.py) and anything else that only reads a run share them.
 TINY_RUNS = {
     "dates": ["model.overrides={hidden_dim = 32, intermediate_dim = 64, num_heads = 2}",
-              "data.num_examples=400", "data.vocabulary_size=200", "data.max_length=20"],
+              "data.num_examples=400", "data.vocabulary_size=400", "data.max_length=20"],
     # `NAME:variant` trains models/NAME.toml. With the paper's sinusoidal positions a
     # seq2seq model takes rows of any length: the server's --max-sequence-length bounds them.
     "dates:sinusoidal": [
         'model.overrides={hidden_dim = 32, intermediate_dim = 64, num_heads = 2, '
         'position = "sinusoidal", scale_embeddings = true}',
-        "data.num_examples=400", "data.vocabulary_size=200", "data.max_length=20"],
-    "gpt-mini": ["model.preset=gpt_tiny", "data.num_examples=200", "data.vocabulary_size=300",
+        "data.num_examples=400", "data.vocabulary_size=400", "data.max_length=20"],
+    "gpt-mini": ["model.preset=gpt_tiny", "data.num_examples=200", "data.vocabulary_size=500",
                  "data.max_length=16", "evaluation.max_new_tokens=5"],
     "bert-topics": ["model.preset=bert_test", "data.num_examples=300", "data.vocabulary_size=300", "data.max_length=16"],
     "bert-mini": ["model.preset=bert_test", "data.num_examples=200", "data.vocabulary_size=300", "data.max_length=16"],

@@ -20,13 +20,13 @@ TINY = {
         "model.overrides.intermediate_dim=64",
         "model.overrides.num_heads=2",
         "data.num_examples=400",
-        "data.vocabulary_size=200",
+        "data.vocabulary_size=500",  # SentencePiece: 263 special and byte pieces first
         "data.max_length=20",
     ],
     "language_model": [
         "model.preset=gpt_tiny",
         "data.num_examples=200",
-        "data.vocabulary_size=300",
+        "data.vocabulary_size=500",
         "data.max_length=16",
         "evaluation.max_new_tokens=4",
     ],

@@ -29,11 +29,12 @@ from keras_attention.data.readers import (
 from keras_attention.data.byte_pair_tokenizer import BytePairTokenizer
 from keras_attention.data.sentencepiece_tokenizer import SentencePieceTokenizer
 from keras_attention.data.tokenizer import RESERVED_TOKENS, WordPieceTokenizer
-from keras_attention.data.tokenizer_registry import load_tokenizer
+from keras_attention.data.tokenizer_registry import LEARNABLE_TOKENIZERS, load_tokenizer
 
 __all__ = [
     "BertPreprocessor",
     "BytePairTokenizer",
+    "LEARNABLE_TOKENIZERS",
     "LanguageModelPreprocessor",
     "MalformedDataError",
     "RESERVED_TOKENS",

@@ -17,6 +17,7 @@ from keras_attention.data.tokenizer_base import (
     BaseTokenizer,
     as_strings,
     saved_file,
+    text_batches,
     write_config,
 )
 
@@ -33,7 +34,6 @@ _SPACING_RULES = (
     (r" ([,.!?;)\]])", r"\1"),  # no space before
     (r"([(\[]) ", r"\1"),  # no space after
 )
-_TRAINING_BATCH_SIZE = 1024
 
 
 def _tidy_punctuation_spacing(strings: tf.Tensor) -> tf.Tensor:
@@ -97,6 +97,8 @@ class WordPieceTokenizer(BaseTokenizer):
     """
 
     kind = "wordpiece"
+    # The reserved tokens and one learned token.
+    smallest_vocabulary_size = len(RESERVED_TOKENS) + 1
 
     def __init__(
         self,
@@ -187,19 +189,8 @@ class WordPieceTokenizer(BaseTokenizer):
                 f"{len(RESERVED_TOKENS)} reserved tokens. "
                 f"Received: vocabulary_size={vocabulary_size!r}"
             )
-        batches, num_batches = _text_batches(texts)
-        progress = keras.utils.Progbar(num_batches, unit_name="batch") if (
-            show_progress
-        ) else None
-
-        def counted_batches():
-            for step, batch in enumerate(batches(), start=1):
-                yield batch
-                if progress is not None:
-                    progress.update(step)
-
         dataset = tf.data.Dataset.from_generator(
-            counted_batches, output_signature=tf.TensorSpec([None], tf.string)
+            text_batches(texts, show_progress), output_signature=tf.TensorSpec([None], tf.string)
         )
         try:
             vocabulary = bert_vocab_from_dataset(
@@ -339,36 +330,3 @@ def _check_pretrained_vocabulary(vocabulary: list[str]) -> None:
         )
     if "[UNK]" not in vocabulary:
         raise ValueError('The vocabulary must contain "[UNK]". Received: no "[UNK]" token')
-
-
-def _text_batches(texts):
-    """A generator function over string batches of `texts`, and their count."""
-    if isinstance(texts, tf.data.Dataset):
-        if texts.element_spec.shape.rank == 0:
-            texts = texts.batch(_TRAINING_BATCH_SIZE)
-        cardinality = int(texts.cardinality())
-        num_batches = cardinality if cardinality >= 0 else None
-
-        def batches():
-            for batch in texts.as_numpy_iterator():
-                yield np.reshape(batch, [-1])
-
-        return batches, num_batches
-    if isinstance(texts, (str, bytes)):
-        raise ValueError(
-            "`texts` must be an iterable of strings, not a single string. "
-            f"Received: texts={texts[:50]!r}"
-        )
-    texts = list(texts)
-    for text in texts:
-        if not isinstance(text, str):
-            raise ValueError(
-                f"`texts` must contain only str. Received an element {text!r}"
-            )
-    num_batches = -(-len(texts) // _TRAINING_BATCH_SIZE)
-
-    def batches():
-        for start in range(0, len(texts), _TRAINING_BATCH_SIZE):
-            yield np.array(texts[start : start + _TRAINING_BATCH_SIZE], dtype=object)
-
-    return batches, num_batches

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 __all__ = ["BaseTokenizer"]
 
 CONFIG_FILE = "tokenizer.json"
+# Texts are read in batches of this many when a tokenizer is learned.
+_TRAINING_BATCH_SIZE = 1024
 
 
 def write_config(directory, config: dict) -> None:
@@ -47,6 +50,55 @@ def saved_file(directory, name: str) -> str:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No {name} in {os.fspath(directory)!r}")
     return path
+
+
+def text_batches(texts, show_progress: bool = False):
+    """A generator function over string batches of `texts` (a tokenizer's
+    training texts), with a progress bar over the batches when `show_progress`.
+
+    Args:
+        texts: an iterable of str, or a `tf.data.Dataset` of string scalars
+            or string vectors.
+        show_progress: bool, default False.
+    """
+    if isinstance(texts, tf.data.Dataset):
+        if texts.element_spec.shape.rank == 0:
+            texts = texts.batch(_TRAINING_BATCH_SIZE)
+        cardinality = int(texts.cardinality())
+        num_batches = cardinality if cardinality >= 0 else None
+
+        def batches():
+            for batch in texts.as_numpy_iterator():
+                yield np.reshape(batch, [-1])
+
+    else:
+        if isinstance(texts, (str, bytes)):
+            raise ValueError(
+                "`texts` must be an iterable of strings, not a single string. "
+                f"Received: texts={texts[:50]!r}"
+            )
+        texts = list(texts)
+        for text in texts:
+            if not isinstance(text, str):
+                raise ValueError(
+                    f"`texts` must contain only str. Received an element {text!r}"
+                )
+        num_batches = -(-len(texts) // _TRAINING_BATCH_SIZE)
+
+        def batches():
+            for start in range(0, len(texts), _TRAINING_BATCH_SIZE):
+                yield np.array(texts[start : start + _TRAINING_BATCH_SIZE], dtype=object)
+
+    if not show_progress:
+        return batches
+    progress = keras.utils.Progbar(num_batches, unit_name="batch")
+
+    def counted_batches():
+        for step, batch in enumerate(batches(), start=1):
+            yield batch
+            progress.update(step)
+
+    return counted_batches
 
 
 def as_token_ids(token_ids):

@@ -9,11 +9,18 @@ from keras_attention.data.sentencepiece_tokenizer import SentencePieceTokenizer
 from keras_attention.data.tokenizer import WordPieceTokenizer
 from keras_attention.data.tokenizer_base import CONFIG_FILE, BaseTokenizer, read_config
 
-__all__ = ["TOKENIZERS", "load_tokenizer"]
+__all__ = ["LEARNABLE_TOKENIZERS", "TOKENIZERS", "load_tokenizer"]
 
 TOKENIZERS: dict[str, type[BaseTokenizer]] = {
     tokenizer_class.kind: tokenizer_class
     for tokenizer_class in (WordPieceTokenizer, SentencePieceTokenizer, BytePairTokenizer)
+}
+
+# The kinds a recipe's `data.tokenizer` can ask to learn from its data
+# (those with a `train(texts, vocabulary_size, lower_case, show_progress)`).
+LEARNABLE_TOKENIZERS: dict[str, type[BaseTokenizer]] = {
+    tokenizer_class.kind: tokenizer_class
+    for tokenizer_class in (SentencePieceTokenizer, WordPieceTokenizer)
 }
 
 

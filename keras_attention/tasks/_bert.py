@@ -16,6 +16,8 @@ class BertEncoderTask(Task):
     attention plots and the encoder's logits signature."""
 
     preset_class = BertEncoder
+    # BERT's own: these tasks read text and never write it.
+    tokenizer_kind = "wordpiece"
     searches_normalization = False  # post-LN with learned positions, as BERT
     searches_position = False
 

@@ -26,7 +26,7 @@ from keras_attention._files import write_text_atomically
 from keras_attention.tasks._init_from import InitialRun, initialize, same_tokenizer
 from keras_attention.training.losses import MaskedSparseCategoricalCrossentropy
 from keras_attention.training.metrics import MaskedAccuracy
-from keras_attention.training.recipe import NONE, DataConfig, Recipe
+from keras_attention.training.recipe import NONE, DataConfig, Recipe, RecipeError
 
 __all__ = ["GroupedExamples", "Task", "TextTask", "split", "split_groups"]
 
@@ -113,7 +113,8 @@ def _is_none(value) -> bool:
 
 
 def _load_given_tokenizer(path: str):
-    """A recipe's `data.tokenizer`: a saved tokenizer directory or a SentencePiece model file."""
+    """A recipe's `data.tokenizer` that names files: a saved tokenizer
+    directory or a SentencePiece model file."""
     if Path(path).is_file():
         return data.SentencePieceTokenizer(path)
     return data.load_tokenizer(path)
@@ -141,6 +142,9 @@ class Task:
     embedded: dict = {}
     tunable = True
     tokenizer_directories = ("tokenizer",)
+    # The tokenizer kind learned when `data.tokenizer` is left out: lossless
+    # SentencePiece for the tasks that write text (DESIGN.md, decision 11).
+    tokenizer_kind = "sentencepiece"
     # Top-level layers of the model that are the task's own head: with
     # `model.init_from` they load when the run has them with the same shapes
     # (and `keeps_head`), else start afresh; every other weight must load.
@@ -249,6 +253,32 @@ class Task:
         self.train_examples, self.validation_examples, self.test_examples = parts.values()
         self.split_groups = {"by": grouped.group_name, **names}
 
+    def _check_tokenizer_config(self):
+        """Refuse a `data.tokenizer` that is neither a kind to learn nor a
+        saved tokenizer, and a vocabulary too small for the kind learned,
+        before anything is written."""
+        config = self.data_config
+        given = config.tokenizer
+        if given is not None and given not in data.LEARNABLE_TOKENIZERS:
+            if not Path(given).exists():
+                kinds = " or ".join(repr(kind) for kind in data.LEARNABLE_TOKENIZERS)
+                raise RecipeError(
+                    f"`data.tokenizer` must be {kinds} (learn one of that kind) or the path of a "
+                    f"saved tokenizer directory or SentencePiece model file. Received: "
+                    f"data.tokenizer={given!r}, which is neither"
+                )
+            return
+        if self.recipe.model.init_from is not None:
+            return  # the run's tokenizers are used
+        learned = data.LEARNABLE_TOKENIZERS[given or self.tokenizer_kind]
+        smallest = learned.smallest_vocabulary_size
+        if config.vocabulary_size < smallest:
+            raise RecipeError(
+                f"`data.vocabulary_size` must be at least {smallest} for a {learned.kind} "
+                f"tokenizer (its special pieces{' and 256 byte pieces' if smallest > 256 else ''} "
+                f"plus one learned piece). Received: data.vocabulary_size={config.vocabulary_size}"
+            )
+
     def tokenizer_texts(self) -> dict[str, list[str]]:
         """Texts to learn each tokenizer from (training split only)."""
         raise NotImplementedError
@@ -270,10 +300,11 @@ class Task:
                 continue
             if initial:
                 tokenizer = initial[name]
-            elif config.tokenizer is not None:
+            elif config.tokenizer is not None and config.tokenizer not in data.LEARNABLE_TOKENIZERS:
                 tokenizer = _load_given_tokenizer(config.tokenizer)
             else:
-                tokenizer = data.WordPieceTokenizer.train(
+                kind = config.tokenizer or self.tokenizer_kind
+                tokenizer = data.LEARNABLE_TOKENIZERS[kind].train(
                     texts,
                     vocabulary_size=config.vocabulary_size,
                     lower_case=config.lower_case,
@@ -303,6 +334,12 @@ class Task:
             return {}
         tokenizers = {name: run.tokenizer(name) for name in self.tokenizer_texts()}
         given = self.data_config.tokenizer
+        if given in data.LEARNABLE_TOKENIZERS:
+            raise ValueError(
+                f"`data.tokenizer` {given!r} asks to learn a tokenizer, but `model.init_from` "
+                f"{run.describe()} brings its own, whose ids its weights learned. Leave "
+                "`data.tokenizer` out: the run's tokenizer is used."
+            )
         if given is not None and not all(
             same_tokenizer(_load_given_tokenizer(given), tokenizer) for tokenizer in tokenizers.values()
         ):

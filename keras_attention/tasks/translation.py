@@ -11,7 +11,13 @@ from keras_attention import data
 from keras_attention.data.preprocessors import Seq2SeqPreprocessor
 from keras_attention.models import Seq2SeqTransformer
 from keras_attention.tasks.base import TEXT_SPEC, GroupedExamples, Task, ids_spec
-from keras_attention.training.metrics import ROUGE_TYPES, bleu, exact_match, first_sentence, rouge
+from keras_attention.training.metrics import (
+    ROUGE_TYPES,
+    exact_match,
+    first_sentence,
+    rouge,
+    text_scores,
+)
 
 __all__ = ["TranslationTask"]
 
@@ -37,6 +43,10 @@ def _embedded_docstring_summaries(task) -> GroupedExamples:
     # Split by module: no module's docstrings are in two of train, validation and test.
     pairs, modules = data.docstring_summaries()
     return GroupedExamples(pairs, modules, "module")
+
+
+# The scores of the test split that metrics.json gives at its top level.
+_HEADLINE_SCORES = ("exact_match", "bleu", "chrf", *ROUGE_TYPES, "signatures", "case_insensitive")
 
 
 def _rouge_text(scores: dict) -> str:
@@ -262,21 +272,14 @@ class TranslationTask(Task):
 
     def _normalization(self) -> str:
         """How predictions and references are compared, for metrics.json."""
-        if getattr(self.target_tokenizer, "lower_case", False):
-            return "lower-cased and accent-stripped on both sides, as the target tokenizer does"
-        return "none"
+        if self._lower_cased():
+            return ("none: scores compare the raw texts (cased); the model writes lower-cased "
+                    "text (data.lower_case), so `case_insensitive` scores both sides lower-cased")
+        return "none: scores compare the raw texts"
 
-    def _normalized(self, predictions, references):
-        """Both sides normalised as the target tokenizer normalises text: a
-        lower-casing tokenizer can only emit lower-cased text."""
-        if self._normalization() == "none":
-            return predictions, references
-
-        def normalize(texts):
-            strings = self.target_tokenizer.normalize(tf.constant(texts, tf.string))
-            return [text.decode("utf-8") for text in strings.numpy()]
-
-        return normalize(predictions), normalize(references)
+    def _lower_cased(self) -> bool:
+        """Whether the target tokenizer lower-cases: all the model can write."""
+        return bool(getattr(self.target_tokenizer, "lower_case", False))
 
     def _decoding(self) -> str:
         evaluation = self.recipe.evaluation
@@ -305,17 +308,21 @@ class TranslationTask(Task):
 
     def _text_scores(self, raw, examples) -> tuple[dict, list, list]:
         """`(scores, predictions, references)` of answers `raw` to `examples`,
-        both sides normalised alike: exact match, BLEU and, with
-        `evaluation.rouge`, ROUGE-1/2/L."""
-        predictions, references = self._normalized(raw, [target for _, target in examples])
-        scores = {
-            "exact_match": exact_match(predictions, references),
-            "bleu": bleu(predictions, references),
-        }
+        on the raw strings: exact match, sacreBLEU's BLEU and chrF with their
+        signatures, with `evaluation.rouge` ROUGE-1/2/L, and the
+        case-insensitive ones when the model writes lower-cased text."""
+        references = [target for _, target in examples]
+        scores = {"exact_match": exact_match(raw, references), **text_scores(raw, references)}
         if self.recipe.evaluation.rouge:
-            scores.update(rouge(predictions, references))
+            scores.update(rouge(raw, references))  # rouge-score lower-cases itself
+        if self._lower_cased():
+            lowered = [text.lower() for text in raw], [text.lower() for text in references]
+            scores["case_insensitive"] = {
+                "exact_match": exact_match(*lowered),
+                **text_scores(raw, references, lowercase=True),
+            }
         scores["examples"] = len(examples)
-        return scores, predictions, references
+        return scores, list(raw), references
 
     def _score(self, model, examples) -> tuple[dict, list]:
         """Scores of one split, and its `(source, prediction, reference)` rows."""
@@ -333,16 +340,20 @@ class TranslationTask(Task):
         examples = self.test_split()
         scores, rows = self._score(model, examples)
         metrics = {
-            "exact_match": scores["exact_match"],
-            "bleu": scores["bleu"],
-            **{name: scores[name] for name in ROUGE_TYPES if name in scores},
+            **{name: scores[name] for name in _HEADLINE_SCORES if name in scores},
             "test_examples": len(examples),
             "decoding": self._decoding(),
             "normalization": self._normalization(),
             "splits": {"random": scores},
         }
-        log(f"Held-out exact match: {metrics['exact_match']:.4f}   BLEU: {metrics['bleu']:.2f}"
-            f"{_rouge_text(metrics)}   ({len(examples)} test examples)")
+        log(f"Held-out exact match: {metrics['exact_match']:.4f}   BLEU: {metrics['bleu']:.2f}   "
+            f"chrF: {metrics['chrf']:.2f}{_rouge_text(metrics)}   ({len(examples)} test examples)")
+        if "case_insensitive" in metrics:
+            lowered = metrics["case_insensitive"]
+            log(f"  case-insensitive: exact match {lowered['exact_match']:.4f}   "
+                f"BLEU: {lowered['bleu']:.2f}   chrF: {lowered['chrf']:.2f}")
+        log(f"  sacreBLEU signatures: BLEU {metrics['signatures']['bleu']}; "
+            f"chrF {metrics['signatures']['chrf']}")
         baseline = evaluation.baseline
         if baseline:
             # The same test split, normalised and scored the same way as the model.

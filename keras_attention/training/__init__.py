@@ -9,6 +9,7 @@ from keras_attention.training.metrics import (
     first_sentence,
     perplexity,
     rouge,
+    text_scores,
 )
 from keras_attention.training.recipe import RecipeError, load_recipe
 from keras_attention.training.schedules import TransformerSchedule
@@ -26,4 +27,5 @@ __all__ = [
     "load_recipe",
     "perplexity",
     "rouge",
+    "text_scores",
 ]

@@ -11,7 +11,15 @@ from keras import ops
 
 from keras_attention.training.losses import target_weights
 
-__all__ = ["MaskedAccuracy", "bleu", "exact_match", "first_sentence", "perplexity", "rouge"]
+__all__ = [
+    "MaskedAccuracy",
+    "bleu",
+    "exact_match",
+    "first_sentence",
+    "perplexity",
+    "rouge",
+    "text_scores",
+]
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
@@ -78,7 +86,8 @@ def exact_match(predictions: list[str], references: list[str]) -> float:
 
 
 def bleu(predictions: list[str], references: list[str]) -> float:
-    """Corpus BLEU (sacrebleu, 13a tokenisation), on the 0-100 scale.
+    """Corpus BLEU as published: sacreBLEU's defaults (13a tokenisation,
+    cased) on the raw strings, on the 0-100 scale.
 
     >>> round(bleu(["the cat sat on the mat"], ["the cat sat on the mat"]), 1)
     100.0
@@ -87,9 +96,51 @@ def bleu(predictions: list[str], references: list[str]) -> float:
         Papineni et al., "BLEU", 2002; Post, "A Call for Clarity in
         Reporting BLEU Scores", 2018 (sacrebleu).
     """
-    import sacrebleu
+    return text_scores(predictions, references)["bleu"]
 
-    return float(sacrebleu.corpus_bleu(predictions, [references]).score)
+
+def text_scores(
+    predictions: list[str], references: list[str], lowercase: bool = False
+) -> dict:
+    """sacreBLEU's corpus BLEU and chrF of raw strings, with their signatures.
+
+    No normalisation of ours comes between the texts and sacreBLEU: BLEU is
+    its default (13a tokenisation, cased, exponential smoothing) and chrF its
+    default (character 6-grams, beta 2), so the numbers are those papers
+    report and the signatures say exactly how they were computed. With
+    `lowercase` both are case-insensitive, and their signatures say "lc".
+
+    Args:
+        predictions: list of str, the system's texts.
+        references: list of str, one reference per prediction.
+        lowercase: bool, default False.
+
+    Returns:
+        `{"bleu": float, "chrf": float, "signatures": {"bleu": str, "chrf": str}}`,
+        scores on the 0-100 scale.
+
+    Example:
+
+    >>> scores = text_scores(["It's $5,000."], ["It's $5,000."])
+    >>> round(scores["bleu"], 6), round(scores["chrf"], 6)
+    (100.0, 100.0)
+    >>> scores["signatures"]["bleu"].split("|")[:3]
+    ['nrefs:1', 'case:mixed', 'eff:no']
+    >>> round(text_scores(["IT'S"], ["it's"], lowercase=True)["chrf"], 6)
+    100.0
+
+    References:
+        Post, "A Call for Clarity in Reporting BLEU Scores", 2018; Popović,
+        "chrF: character n-gram F-score", 2015.
+    """
+    from sacrebleu.metrics import BLEU, CHRF
+
+    _check_pairs(predictions, references)
+    scores, signatures = {}, {}
+    for name, metric in (("bleu", BLEU(lowercase=lowercase)), ("chrf", CHRF(lowercase=lowercase))):
+        scores[name] = float(metric.corpus_score(predictions, [references]).score)
+        signatures[name] = str(metric.get_signature())
+    return {**scores, "signatures": signatures}
 
 
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")

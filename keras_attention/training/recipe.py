@@ -97,7 +97,13 @@ class DataConfig:
     shared_vocabulary: bool = _field(True)
     max_length: int = _field(32, minimum=1)
     strict: bool = _field(False)
-    # A saved tokenizer directory or a SentencePiece model file; None: learn one.
+    # "sentencepiece" or "wordpiece": learn that kind from the training split;
+    # a path: a saved tokenizer directory or a SentencePiece model file. None:
+    # learn the task's kind, lossless SentencePiece for the tasks that write
+    # text (translation, language model), WordPiece for BERT's (masked LM,
+    # classification). `lower_case` is the only normalisation either applies
+    # to text (WordPiece also strips accents and splits off punctuation, which
+    # is why it does not write text).
     tokenizer: str | None = _field(None, unset="")
 
 

@@ -131,10 +131,13 @@ def test_evaluation_scores_what_predict_answers(tmp_path):
                                           [[target for _, target in task.test_examples]]).score
     assert metrics["exact_match"] == pytest.approx(2 / 3)
     assert metrics["bleu"] == pytest.approx(expected_bleu) and 0 < metrics["bleu"] < 100
-    assert metrics["test_examples"] == 3 and metrics["normalization"] == "none"
+    assert metrics["chrf"] == pytest.approx(sacrebleu.corpus_chrf(
+        list(answers.values()), [[target for _, target in task.test_examples]]).score)
+    assert metrics["test_examples"] == 3 and metrics["normalization"] == "none: scores compare the raw texts"
     assert metrics["decoding"] == "greedy (beam size 1), as served"
-    assert metrics["splits"] == {"random": {"exact_match": metrics["exact_match"], "bleu": metrics["bleu"],
-                                            "examples": 3}}
+    assert metrics["splits"] == {"random": {
+        "exact_match": metrics["exact_match"], "bleu": metrics["bleu"], "chrf": metrics["chrf"],
+        "signatures": metrics["signatures"], "examples": 3}}
     assert metrics["samples"] == [{"source": "s1", "prediction": "the cat sat on the mat",
                                    "reference": "the cat sat on the mat"}]
     assert "validity" not in metrics
@@ -151,31 +154,80 @@ def test_validity_is_the_share_of_answers_that_satisfy_the_constraint():
     assert metrics["splits"]["random"]["validity"] == pytest.approx(0.5)
 
 
-def test_lower_cased_runs_score_against_equally_normalised_references(tmp_path):
-    """With `data.lower_case`, what the model can emit is lower-cased and
-    accent-stripped; a model that emits exactly that for every reference must
-    score exact match 1.0 and BLEU 100, and metrics.json says how it compared."""
+# Everyday text a lossy tokenizer alters (WordPiece: `don ’ t`, `3. 14`, `$ 5, 000`).
+EVERYDAY_TARGETS = [
+    "It's $5,000 (4.5%) — due 10:30 a.m.",
+    "“Hello,” she said: don’t pay €3.14!",
+    "See https://example.com/a?b=c or mail a.b@example.org.",
+    "1,234.56  two spaces; Café Olé à Paris.",
+]
+
+
+def _perfect_model(task):
+    """A stand-in for a model that writes each reference exactly as its
+    target tokenizer lets it: the tokenizer's round trip of the reference."""
+    references = dict(task.test_examples)
+    tokenizer = task.target_tokenizer
+    return lambda model, texts: [
+        tokenizer.detokenize(tokenizer.tokenize([references[text]])).numpy()[0].decode()
+        for text in texts
+    ]
+
+
+def _everyday_task(tmp_path, lower_case=False):
     pairs = tmp_path / "pairs.tsv"
-    rows = [(f"source {i}", f"Café Olé Number {i} À Paris") for i in range(60)]
-    pairs.write_text("".join(f"{s}\t{t}\n" for s, t in rows))
+    rows = [(f"source {i}", EVERYDAY_TARGETS[i % len(EVERYDAY_TARGETS)]) for i in range(80)]
+    pairs.write_text("".join(f"{s}\t{t}\n" for s, t in rows), encoding="utf-8")
     recipe = validate_recipe({
-        "data": {"source": str(pairs), "lower_case": True, "vocabulary_size": 120,
+        "data": {"source": str(pairs), "lower_case": lower_case, "vocabulary_size": 400,
                  "test_fraction": 0.2, "validation_fraction": 0.1},
         "model": {"preset": "transformer_tiny"},
     })
     task = get_task(recipe)
     task.load_data()
     task.prepare_tokenizers(tmp_path, show_progress=False)
-    references = dict(task.test_examples)
-    # A perfect model: it emits the tokens of the reference.
-    tokenizer = task.target_tokenizer
-    task.predict = lambda model, texts: [
-        tokenizer.detokenize(tokenizer.tokenize([references[text]])).numpy()[0].decode()
-        for text in texts
-    ]
+    return task
+
+
+def test_a_perfect_model_scores_exact_match_1_and_bleu_100_on_the_raw_references(tmp_path):
+    """The default tokenizer writes text back as it was, and BLEU and chrF are
+    sacreBLEU's on the raw reference strings: a model that writes every
+    reference exactly scores 100, whatever punctuation, numbers and URLs the
+    references hold. (A WordPiece tokenizer, the default before, writes
+    `$ 5, 000`: exact match 0 and BLEU about 60 here.)"""
+    task = _everyday_task(tmp_path)
+    task.predict = _perfect_model(task)
     metrics = task.evaluate(model=None, log=lambda *_: None)
+    references = [target for _, target in task.test_examples]
     assert metrics["exact_match"] == 1.0
-    assert metrics["bleu"] == pytest.approx(100.0)
+    assert metrics["bleu"] == pytest.approx(sacrebleu.corpus_bleu(references, [references]).score)
+    assert metrics["bleu"] == pytest.approx(100.0) and metrics["chrf"] == pytest.approx(100.0)
+    expected_signatures = {}
+    for name, metric in (("bleu", sacrebleu.BLEU()), ("chrf", sacrebleu.CHRF())):
+        metric.corpus_score(references, [references])
+        expected_signatures[name] = str(metric.get_signature())
+    assert metrics["signatures"] == expected_signatures
+    assert "case_insensitive" not in metrics
+
+
+def test_lower_cased_runs_score_raw_references_and_say_so_case_insensitively(tmp_path):
+    """With `data.lower_case` the model writes lower-cased text (and nothing
+    else changes: accents and punctuation stay). `bleu` still compares with
+    the raw, cased references, as published; `case_insensitive` scores both
+    sides lower-cased, as sacreBLEU's `lowercase=True` does, and says so in
+    its signature."""
+    task = _everyday_task(tmp_path, lower_case=True)
+    task.predict = _perfect_model(task)
+    metrics = task.evaluate(model=None, log=lambda *_: None)
+    references = [target for _, target in task.test_examples]
+    lowered = [text.lower() for text in references]
+    assert metrics["bleu"] == pytest.approx(sacrebleu.corpus_bleu(lowered, [references]).score)
+    assert metrics["bleu"] < 100 and metrics["exact_match"] == 0.0
+    case_insensitive = metrics["case_insensitive"]
+    assert case_insensitive["exact_match"] == 1.0
+    assert case_insensitive["bleu"] == pytest.approx(100.0)
+    assert case_insensitive["chrf"] == pytest.approx(100.0)
+    assert "case:lc" in case_insensitive["signatures"]["bleu"]
     assert "lower-cased" in metrics["normalization"]
 
 
@@ -202,7 +254,7 @@ def test_iso_date_constraint_answers_with_the_best_real_date_or_nothing(tmp_path
     """The best beam that is a calendar date wins over better-scored impossible
     ones; when no beam is a date, the answer is "" and `valid` is false."""
     recipe = validate_recipe({
-        "data": {"num_examples": 300, "vocabulary_size": 200},
+        "data": {"num_examples": 300, "vocabulary_size": 400},
         "evaluation": {"beam_size": 3, "output_constraint": "iso_date"},
     })
     task = get_task(recipe)
@@ -255,7 +307,7 @@ def test_rouge_and_the_baseline_are_scored_on_the_test_split(tmp_path):
     rows = [(f"Return item {i} of the list. It may be cached.", f"Get the item number {i}.") for i in range(40)]
     pairs.write_text("".join(f"{s}\t{t}\n" for s, t in rows))
     recipe = validate_recipe({
-        "data": {"source": str(pairs), "vocabulary_size": 120, "test_fraction": 0.2},
+        "data": {"source": str(pairs), "vocabulary_size": 300, "test_fraction": 0.2},
         "model": {"preset": "transformer_tiny"},
         "evaluation": {"rouge": True, "baseline": "first_sentence"},
     })
@@ -287,7 +339,7 @@ def test_rouge_and_the_baseline_are_scored_on_the_test_split(tmp_path):
 def test_without_the_keys_no_rouge_and_no_baseline_is_scored(tmp_path):
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text("".join(f"source {i}. More.\ttarget {i}\n" for i in range(30)))
-    task = get_task(validate_recipe({"data": {"source": str(pairs), "vocabulary_size": 100, "test_fraction": 0.2}}))
+    task = get_task(validate_recipe({"data": {"source": str(pairs), "vocabulary_size": 300, "test_fraction": 0.2}}))
     task.load_data()
     task.prepare_tokenizers(tmp_path, show_progress=False)
     task.predict = lambda model, texts: list(texts)
