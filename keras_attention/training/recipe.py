@@ -129,13 +129,14 @@ class TrainingConfig:
     of all N: each batch's gradient is weighted by its real (non-pad) tokens
     and the sum divided by the tokens of all N, as the loss of one big batch
     is normalised (`training.accumulation.TokenWeightedAccumulation`), not
-    Keras' plain mean of the N batch gradients. `schedule` picks the learning
-    rate: `"transformer"` (the paper's warmup then inverse square root, scaled
-    by `schedule_scale`), `"cosine"` (linear warmup over `warmup_steps` to
-    `learning_rate`, then cosine decay to 0, which the run's last update
-    reaches; the first update already has rate `learning_rate /
-    warmup_steps`: `training.schedules.CosineSchedule`) or `"constant"`
-    (`learning_rate`). Schedules count optimizer updates, not batches:
+    Keras' plain mean of the N batch gradients (one device only: Keras'
+    accumulation does not run under a `tf.distribute` strategy). `schedule`
+    picks the learning rate: `"transformer"` (the paper's warmup then inverse
+    square root, scaled by `schedule_scale`), `"cosine"` (linear warmup over
+    `warmup_steps` to `learning_rate`, then cosine decay to 0, which the
+    run's last update reaches; the first update already has rate
+    `learning_rate / warmup_steps`: `training.schedules.CosineSchedule`) or
+    `"constant"` (`learning_rate`). Schedules count optimizer updates, not batches:
     `warmup_steps` is a number of updates, and a run has `epochs` x batches
     per epoch / `gradient_accumulation_steps` of them (rounded down; the
     batches after the last complete group of N are not applied). With

@@ -79,13 +79,14 @@ def _big_batch(batches):
     return tuple(np.concatenate([pad(part[i]) for part in batches]) for i in (0, 1))
 
 
-def test_an_accumulated_sgd_update_is_the_update_of_one_big_batch():
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_an_accumulated_sgd_update_is_the_update_of_one_big_batch(jit_compile):
     weights = _weights()
     model = _model(weights)
     optimizer = AccumulatingSGD(0.5, gradient_accumulation_steps=2)
     loss = MaskedSparseCategoricalCrossentropy()
     loss.token_count = optimizer.batch_weight  # as compile_model connects them
-    model.compile(optimizer=optimizer, loss=loss)
+    model.compile(optimizer=optimizer, loss=loss, jit_compile=jit_compile)
     history = model.fit(_dataset(MICRO_BATCHES), verbose=0)
     assert int(optimizer.iterations) == 1
     expected = sgd_step(*weights, *_big_batch(MICRO_BATCHES), learning_rate=0.5)
