@@ -30,13 +30,13 @@ class TokenWeightedAccumulation:
     is evaluated there (Keras counts micro-batches, and evaluates schedules
     at that count), so warmup and decay lengths count updates, with or
     without accumulation. The micro-batches of an update are counted apart
-    from Keras' `iterations` counter, which also advances when a dataset of
+    from Keras' micro-batch counter (`_iterations`), which also advances when a dataset of
     unknown length (bucketed batches) runs out at the end of the first
     epoch, and would shift every later group of N by one.
 
     Without a loss writing `batch_weight` (it stays 1), every micro-batch
-    weighs the same: Keras' mean of the gradients. TensorFlow (and torch)
-    backends only; under a `tf.distribute` strategy Keras' accumulation does
+    weighs the same: Keras' mean of the gradients. Tested on the TensorFlow
+    backend (JAX's optimizer replaces the method overridden here); under a `tf.distribute` strategy Keras' accumulation does
     not run (its update is a cross-replica call inside a `cond`), nor does
     this.
     """
