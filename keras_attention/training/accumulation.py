@@ -36,9 +36,9 @@ class TokenWeightedAccumulation:
 
     Without a loss writing `batch_weight` (it stays 1), every micro-batch
     weighs the same: Keras' mean of the gradients. Tested on the TensorFlow
-    backend (JAX's optimizer replaces the method overridden here); under a `tf.distribute` strategy Keras' accumulation does
-    not run (its update is a cross-replica call inside a `cond`), nor does
-    this.
+    backend (JAX's optimizer replaces the method overridden here); under a
+    `tf.distribute` strategy Keras' accumulation does not run (its update is
+    a cross-replica call inside a `cond`), nor does this.
     """
 
     def __init__(self, *args, **kwargs):
