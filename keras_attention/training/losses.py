@@ -91,6 +91,15 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
     tokens; for the exact per-token mean of a dataset, add up the batches'
     `reduction="sum"` losses and divide by their real tokens.
 
+    With gradient accumulation each micro-batch is still normalised by its
+    own real tokens, but `token_count` (a `keras.Variable`, None by default;
+    not configuration) receives that count, summed over replicas, at every
+    call: `compile_model` points it at a `TokenWeightedAccumulation`
+    optimizer's `batch_weight`, which re-weights the micro-batch gradients so
+    that an update is exactly the accumulated batch's (normalised by the
+    real tokens of all its micro-batches). The reported loss stays the mean
+    per token of each micro-batch.
+
     The reductions `"sum_over_batch_size"` (the Keras default),
     `"mean"` and `"mean_with_sample_weight"` all give this weighted mean;
     `"sum"` gives `sum(w * loss)` and `None` / `"none"` the weighted loss
@@ -143,6 +152,8 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         self.label_smoothing = float(label_smoothing)
         self.pad_id = pad_id
         self.from_logits = from_logits
+        # Not configuration: where each call records its batch's real-token count.
+        self.token_count = None
 
     def call(self, y_true, y_pred):
         """Cross-entropy of every target token (pad targets included), shape of `y_true`."""
@@ -185,8 +196,10 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
             total = ops.sum(weighted)
             if self.reduction == "sum":
                 return total
-            count = ops.cast(ops.sum(weights), self.dtype)
-            return ops.divide_no_nan(total, _sum_over_replicas(count))
+            count = _sum_over_replicas(ops.cast(ops.sum(weights), self.dtype))
+            if self.token_count is not None:
+                self.token_count.assign(ops.cast(count, self.token_count.dtype))
+            return ops.divide_no_nan(total, count)
 
     def get_config(self):
         config = super().get_config()

@@ -1,18 +1,26 @@
 """The optimizer, learning-rate schedule and compile step of a recipe: one
 function for `train` and for every tuning trial.
 
-Everything here is Keras' own API: `keras.optimizers.Adam` / `AdamW` with
-their `clipnorm` and `gradient_accumulation_steps` arguments,
-`keras.optimizers.schedules.CosineDecay` with its warmup arguments, and the
-paper's `TransformerSchedule`.
+The optimizer is Keras' `keras.optimizers.Adam` / `AdamW` with their
+`clipnorm` argument; with `gradient_accumulation_steps` > 1, their
+`TokenWeightedAccumulation` subclasses, whose accumulated update is exactly
+one big batch's (the loss reports each micro-batch's real tokens to them)
+and whose schedule counts updates. The schedules are the paper's
+`TransformerSchedule` and `CosineSchedule`. Steps are optimizer updates
+throughout: `total_steps`, `warmup_steps` and the schedules count them.
 """
 
 from __future__ import annotations
 
 import keras
 
+from keras_attention.training.accumulation import (
+    AccumulatingAdam,
+    AccumulatingAdamW,
+    TokenWeightedAccumulation,
+)
 from keras_attention.training.recipe import TrainingConfig
-from keras_attention.training.schedules import TransformerSchedule
+from keras_attention.training.schedules import CosineSchedule, TransformerSchedule
 
 __all__ = ["build_optimizer", "build_schedule", "compile_model", "count_batches", "total_steps"]
 
@@ -26,14 +34,22 @@ def count_batches(dataset) -> int:
     return int(dataset.reduce(0, lambda count, _: count + 1))
 
 
-def total_steps(training: TrainingConfig, train_data=None) -> int:
-    """The number of training steps (batches) of a whole run: `epochs` times
-    `steps_per_epoch`, or times the batches of one pass over `train_data`."""
+def total_steps(training: TrainingConfig, train_data=None, batches_per_epoch: int | None = None) -> int:
+    """The number of optimizer updates of a whole run.
+
+    `epochs` times the batches of an epoch (`steps_per_epoch`, else
+    `batches_per_epoch`, else one pass over `train_data`), divided by
+    `gradient_accumulation_steps` and rounded down: Keras applies an update
+    after every N-th batch, counted across epochs, and the batches after the
+    last complete group are accumulated but never applied.
+    """
     if training.steps_per_epoch is not None:
-        return training.epochs * training.steps_per_epoch
-    if train_data is None:
-        raise ValueError("The number of steps of an epoch needs `training.steps_per_epoch` or the data.")
-    return training.epochs * count_batches(train_data)
+        batches_per_epoch = training.steps_per_epoch
+    elif batches_per_epoch is None:
+        if train_data is None:
+            raise ValueError("The number of steps of an epoch needs `training.steps_per_epoch` or the data.")
+        batches_per_epoch = count_batches(train_data)
+    return training.epochs * batches_per_epoch // training.gradient_accumulation_steps
 
 
 def build_schedule(training: TrainingConfig, hidden_dim: int, steps: int | None = None):
@@ -42,8 +58,8 @@ def build_schedule(training: TrainingConfig, hidden_dim: int, steps: int | None 
     Args:
         training: the recipe's `[training]` table.
         hidden_dim: the model width, which sets the transformer schedule's rate.
-        steps: the run's total number of steps (`total_steps`); the cosine
-            schedule decays to 0 there, and needs it.
+        steps: the run's number of optimizer updates (`total_steps`); the
+            cosine schedule reaches 0 at the last one, and needs it.
     """
     kind = training.schedule_kind
     if kind == "transformer":
@@ -56,34 +72,32 @@ def build_schedule(training: TrainingConfig, hidden_dim: int, steps: int | None 
         raise ValueError(
             f"`training.schedule = \"cosine\"` warms up for `training.warmup_steps` = "
             f"{training.warmup_steps} steps, then decays until the last step, but the run has "
-            f"{steps} steps (`training.epochs` x steps per epoch): lower `training.warmup_steps` "
-            "or train longer."
+            f"{steps} steps (optimizer updates: `training.epochs` x batches per epoch / "
+            "`training.gradient_accumulation_steps`): lower `training.warmup_steps` or train longer."
         )
-    # Linear warmup from 0 to `learning_rate`, then cosine decay to 0 at the last step.
-    return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0,
-        decay_steps=steps - training.warmup_steps,
-        warmup_target=training.learning_rate,
-        warmup_steps=training.warmup_steps,
-    )
+    return CosineSchedule(training.learning_rate, training.warmup_steps, steps)
 
 
 def build_optimizer(
     training: TrainingConfig, hidden_dim: int, steps: int | None = None
 ) -> keras.optimizers.Optimizer:
     """The recipe's optimizer (Adam or AdamW, the paper's betas and epsilon,
-    §5.3) with its schedule, clipping and gradient accumulation."""
+    §5.3) with its schedule, clipping and gradient accumulation (then a
+    `TokenWeightedAccumulation` optimizer)."""
     options = dict(beta_1=0.9, beta_2=0.98, epsilon=1e-9)
     if training.clipnorm is not None:
         options["clipnorm"] = training.clipnorm
-    if training.gradient_accumulation_steps > 1:  # Keras takes None (not 1) for none
+    accumulating = training.gradient_accumulation_steps > 1
+    if accumulating:  # Keras takes None (not 1) for none
         options["gradient_accumulation_steps"] = training.gradient_accumulation_steps
     learning_rate = build_schedule(training, hidden_dim, steps)
     if training.optimizer == "adamw":
         if training.weight_decay is not None:
             options["weight_decay"] = training.weight_decay
-        return keras.optimizers.AdamW(learning_rate, **options)
-    return keras.optimizers.Adam(learning_rate, **options)
+        optimizer_class = AccumulatingAdamW if accumulating else keras.optimizers.AdamW
+    else:
+        optimizer_class = AccumulatingAdam if accumulating else keras.optimizers.Adam
+    return optimizer_class(learning_rate, **options)
 
 
 def compile_model(model: keras.Model, task, training: TrainingConfig, steps: int | None = None) -> keras.Model:
@@ -92,10 +106,16 @@ def compile_model(model: keras.Model, task, training: TrainingConfig, steps: int
     token; sample weights apply to both), and
     `jit_compile`. Mixed precision is the dtype policy in force when the
     model was built (`keras.config.set_dtype_policy(training.mixed_precision)`);
-    Keras adds loss scaling for `mixed_float16` itself."""
+    Keras adds loss scaling for `mixed_float16` itself. With gradient
+    accumulation the loss reports each micro-batch's real tokens to the
+    optimizer, which weighs the micro-batches' gradients by them."""
+    optimizer = build_optimizer(training, task.model_width(model), steps)
+    loss = task.loss(model)
+    if isinstance(optimizer, TokenWeightedAccumulation):
+        loss.token_count = optimizer.batch_weight
     model.compile(
-        optimizer=build_optimizer(training, task.model_width(model), steps),
-        loss=task.loss(model),
+        optimizer=optimizer,
+        loss=loss,
         weighted_metrics=task.metrics(model),
         jit_compile=training.jit_compile,
     )

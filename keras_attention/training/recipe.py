@@ -129,12 +129,23 @@ class TrainingConfig:
 
     The optimizer is the paper's Adam (beta_1 0.9, beta_2 0.98, epsilon 1e-9)
     or, with `optimizer = "adamw"`, `keras.optimizers.AdamW` with
-    `weight_decay`; `clipnorm` and `gradient_accumulation_steps` are the Keras
-    optimizer arguments of the same names. `schedule` picks the learning rate:
-    `"transformer"` (the paper's warmup then inverse square root, scaled by
-    `schedule_scale`), `"cosine"` (linear warmup over `warmup_steps` to
-    `learning_rate`, then `keras.optimizers.schedules.CosineDecay` to 0 at the
-    run's last step) or `"constant"` (`learning_rate`). With
+    `weight_decay`; `clipnorm` is the Keras optimizer argument of that name.
+    With `gradient_accumulation_steps = N` > 1 the optimizer applies one
+    update per N batches, and that update is exactly the update of one batch
+    of all N: each batch's gradient is weighted by its real (non-pad) tokens
+    and the sum divided by the tokens of all N, as the loss of one big batch
+    is normalised (`training.accumulation.TokenWeightedAccumulation`), not
+    Keras' plain mean of the N batch gradients (one device only: Keras'
+    accumulation does not run under a `tf.distribute` strategy). `schedule`
+    picks the learning rate: `"transformer"` (the paper's warmup then inverse
+    square root, scaled by `schedule_scale`), `"cosine"` (linear warmup over
+    `warmup_steps` to `learning_rate`, then cosine decay to 0, which the
+    run's last update reaches; the first update already has rate
+    `learning_rate / warmup_steps`: `training.schedules.CosineSchedule`) or
+    `"constant"` (`learning_rate`). Schedules count optimizer updates, not batches:
+    `warmup_steps` is a number of updates, and a run has `epochs` x batches
+    per epoch / `gradient_accumulation_steps` of them (rounded down; the
+    batches after the last complete group of N are not applied). With
     `early_stopping_patience`, training stops after that many epochs without
     a lower validation loss and `model.keras` holds the best epoch's weights;
     `metrics.json` gives `best_epoch`, `best_val_loss`, `stopped_epoch` and
@@ -153,11 +164,13 @@ class TrainingConfig:
     )
     # "transformer": the paper's warmup / inverse-sqrt (TransformerSchedule);
     # "cosine": linear warmup to `learning_rate`, then cosine decay to 0 at the
-    # last step (keras.optimizers.schedules.CosineDecay); "constant":
+    # last update (CosineSchedule); "constant":
     # `learning_rate` throughout. None: "transformer", or "constant" when
     # `learning_rate` is set (what a recipe meant before this key).
     schedule: str | None = _field(None, choices=("transformer", "cosine", "constant"), unset="")
-    warmup_steps: int = _field(4000, minimum=1, doc="the transformer and cosine schedules' warmup")
+    warmup_steps: int = _field(
+        4000, minimum=1, doc="the transformer and cosine schedules' warmup, in optimizer updates"
+    )
     schedule_scale: float = _field(1.0, above=0, doc="a multiplier on the transformer schedule")
     optimizer: str = _field("adam", choices=("adam", "adamw"))
     weight_decay: float | None = _field(
@@ -165,7 +178,8 @@ class TrainingConfig:
     )
     clipnorm: float | None = _field(None, above=0, doc="None: no clipping")
     gradient_accumulation_steps: int = _field(
-        1, minimum=1, doc="average the gradients of this many batches per update; 1: none"
+        1, minimum=1,
+        doc="batches per optimizer update, weighted by their real tokens as one big batch; 1: none",
     )
     early_stopping_patience: int | None = _field(
         None, minimum=1,
@@ -198,17 +212,16 @@ class TrainingConfig:
                 f"`training.schedule = \"{self.schedule}\"` needs `training.learning_rate` "
                 "(a finite number > 0). Received: no learning_rate"
             )
-        if (
-            self.schedule == "cosine"
-            and self.steps_per_epoch is not None
-            and self.warmup_steps >= self.epochs * self.steps_per_epoch
-        ):
-            raise RecipeError(
-                "`training.warmup_steps` must be < the run's steps (`training.epochs` x "
-                "`training.steps_per_epoch` = "
-                f"{self.epochs * self.steps_per_epoch}) with `training.schedule = \"cosine\"`, "
-                f"which decays after the warmup. Received: warmup_steps={self.warmup_steps}"
-            )
+        if self.schedule == "cosine" and self.steps_per_epoch is not None:
+            updates = self.epochs * self.steps_per_epoch // self.gradient_accumulation_steps
+            if self.warmup_steps >= updates:
+                raise RecipeError(
+                    "`training.warmup_steps` must be < the run's steps (optimizer updates: "
+                    "`training.epochs` x `training.steps_per_epoch` / "
+                    f"`training.gradient_accumulation_steps` = {updates}) with "
+                    "`training.schedule = \"cosine\"`, which decays after the warmup. "
+                    f"Received: warmup_steps={self.warmup_steps}"
+                )
 
     @property
     def schedule_kind(self) -> str:

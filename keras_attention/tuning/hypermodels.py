@@ -209,14 +209,14 @@ class TaskHyperModel(keras_tuner.HyperModel):
         return task
 
     def _total_steps(self, recipe: Recipe) -> int:
-        """A trial's number of steps (the cosine schedule ends there)."""
+        """A trial's number of optimizer updates (the cosine schedule ends there)."""
         training = recipe.training
         if training.steps_per_epoch is not None:
             return total_steps(training)
         if training.batch_size not in self._batches:  # one pass over the data, counted once
             train_data, _ = self._task(recipe).datasets()
             self._batches[training.batch_size] = count_batches(train_data)
-        return training.epochs * self._batches[training.batch_size]
+        return total_steps(training, batches_per_epoch=self._batches[training.batch_size])
 
     def build(self, hp):
         values = self._sample(hp)

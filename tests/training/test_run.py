@@ -380,15 +380,18 @@ def test_cli_training_controls_reach_the_keras_optimizer(tmp_path):
     assert main(_tiny_train(out, *controls)) == 0
     import keras
 
+    from keras_attention.training.accumulation import AccumulatingAdamW
+
     optimizer = keras.saving.load_model(out / "model.keras").optimizer
-    assert type(optimizer) is keras.optimizers.AdamW
+    # AdamW whose accumulated update is one big batch's (its micro-batches weighted by tokens).
+    assert type(optimizer) is AccumulatingAdamW
     config = optimizer.get_config()
     assert (config["weight_decay"], config["clipnorm"], config["gradient_accumulation_steps"]) == (0.02, 0.5, 2)
     schedule = config["learning_rate"]["config"]
-    # 2 epochs of 3 steps: 2 steps of warmup to 0.003, then 4 of cosine decay.
-    assert config["learning_rate"]["class_name"] == "CosineDecay"
-    assert (schedule["warmup_steps"], schedule["decay_steps"], schedule["warmup_target"]) == (2, 4, 0.003)
-    # 6 batches, one update every 2: the optimizer counts 3 updates.
+    # 2 epochs of 3 batches, one update every 2: 3 updates, 2 of warmup to
+    # 0.003, then the last, at rate 0.
+    assert config["learning_rate"]["class_name"] == "CosineSchedule"
+    assert schedule == {"learning_rate": 0.003, "warmup_steps": 2, "total_steps": 3}
     assert int(optimizer.iterations) == 3
     recipe = (out / "recipe.toml").read_text()
     assert 'optimizer = "adamw"' in recipe and 'schedule = "cosine"' in recipe

@@ -103,7 +103,9 @@ def test_a_trial_compiles_through_the_recipe(tiny):
     hp = keras_tuner.HyperParameters()
     model = hypermodel.build(hp)
     config = model.optimizer.get_config()
-    assert type(model.optimizer).__name__ == "AdamW"
+    # AdamW whose accumulated update is one big batch's, its loss reporting the tokens.
+    assert type(model.optimizer).__name__ == "AccumulatingAdamW"
+    assert model.loss.token_count is model.optimizer.batch_weight
     assert config["learning_rate"] == pytest.approx(0.002)  # constant: not the paper's schedule
     assert (config["weight_decay"], config["clipnorm"], config["gradient_accumulation_steps"]) == (0.02, 0.5, 2)
     assert model.jit_compile is True
