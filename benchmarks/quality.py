@@ -36,10 +36,13 @@ from __future__ import annotations
 
 import argparse
 import collections
+import gettext
+import glob
 import os
 import random
 import re
 import string
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -54,10 +57,10 @@ import keras_hub  # noqa: E402
 
 from keras_attention import data  # noqa: E402
 from keras_attention.models import Seq2SeqTransformer  # noqa: E402
-from keras_attention.training.metrics import bleu, exact_match  # noqa: E402
+from keras_attention.training.metrics import exact_match, text_scores  # noqa: E402
 from keras_attention.training.recipe import parse_override, validate_recipe  # noqa: E402
 from keras_attention.training.optimizers import build_optimizer  # noqa: E402
-from keras_attention.tasks import TranslationTask, split  # noqa: E402
+from keras_attention.tasks import TranslationTask, split, split_groups  # noqa: E402
 
 # Default cipher task.
 NUM_TRAIN_EXAMPLES = 30_000
@@ -66,6 +69,11 @@ TEST_PARAGRAPH_FRACTION = 0.1
 WINDOW_WORDS = (4, 12)
 LEXICON_SIZE = 300
 REORDER_GROUP = 3
+# Real language (`--data gettext:LANGUAGE`): the compiled message catalogues
+# of the system's programs, whole catalogues to train / validation / test.
+LOCALE_DIRECTORY = "/usr/share/locale"
+MESSAGE_CHARACTERS = (1, 120)  # a message and its translation, each
+GETTEXT_VALIDATION_FRACTION = 0.05
 # Shared by both models (defaults of --vocabulary-size and --max-length).
 VOCABULARY_SIZE = 2000
 MAX_LENGTH = 48
@@ -125,7 +133,119 @@ def cipher_pairs(seed: int) -> tuple[list[tuple[str, str]], list[tuple[str, str]
     return windows(train_paragraphs, NUM_TRAIN_EXAMPLES), windows(test_paragraphs, NUM_TEST_EXAMPLES)
 
 
+def read_catalogue(path: str) -> tuple[list[tuple[str, str]], collections.Counter]:
+    """The `(message, translation)` pairs of one compiled catalogue (`.mo`).
+
+    Read with the standard library's `gettext.GNUTranslations`. Skipped, and
+    counted by reason: the header (empty message); plural forms other than
+    form 0 (form 0 of a plural entry is the translation of its singular
+    message, which is what `msgid` holds, so it is kept); untranslated
+    entries; messages or translations of more characters than
+    `MESSAGE_CHARACTERS` allows; a pair seen before in the same catalogue
+    (the same message under two contexts). A message context (`msgctxt`) is
+    dropped from the message. Fuzzy translations are not in a compiled
+    catalogue (msgfmt leaves them out), so none can be read.
+    """
+    with open(path, "rb") as file:
+        catalogue = gettext.GNUTranslations(file)._catalog
+    pairs, skipped, seen = [], collections.Counter(), set()
+    low, high = MESSAGE_CHARACTERS
+    for key, translation in catalogue.items():
+        if isinstance(key, tuple):
+            key, form = key
+            if form != 0:
+                skipped["plural forms > 0"] += 1
+                continue
+        message = key.rsplit("\x04", 1)[-1]  # "context\x04message"
+        if not message:
+            skipped["header"] += 1
+        elif not translation.strip():
+            skipped["untranslated"] += 1
+        elif not (low <= len(message) <= high and low <= len(translation) <= high):
+            skipped[f"longer than {high} characters"] += 1
+        elif (message, translation) in seen:
+            skipped["repeated in the catalogue"] += 1
+        else:
+            seen.add((message, translation))
+            pairs.append((message, translation))
+    return pairs, skipped
+
+
+def gettext_pairs(language: str, seed: int, test_fraction: float, directory: str = LOCALE_DIRECTORY):
+    """`(train, validation, test)` pairs from every catalogue of `language`, split by catalogue.
+
+    Whole catalogues (one per program) go to test, validation and train
+    (`split_groups`, seeded), so test messages come from programs never seen
+    in training; a test or validation pair whose message is also a training
+    message (a common "Out of memory") is dropped, so that nothing tested was
+    learned by heart. Prints which catalogues went where and how many pairs
+    each part got.
+    """
+    paths = sorted(glob.glob(os.path.join(directory, language, "LC_MESSAGES", "*.mo")))
+    if not paths:
+        raise SystemExit(f"no compiled catalogues (*.mo) in {os.path.join(directory, language, 'LC_MESSAGES')}")
+    catalogues, skipped = {}, collections.Counter()
+    for path in paths:
+        pairs, catalogue_skipped = read_catalogue(path)
+        skipped += catalogue_skipped
+        if pairs:
+            catalogues[os.path.basename(path)[: -len(".mo")]] = pairs
+    groups = [name for name, pairs in catalogues.items() for _ in pairs]
+    names = dict(zip(("train", "validation", "test"), split_groups(
+        groups, GETTEXT_VALIDATION_FRACTION, test_fraction, seed)))
+    parts = {part: [pair for name in part_names for pair in catalogues[name]]
+             for part, part_names in names.items()}
+    training_messages = {message for message, _ in parts["train"]}
+    print(f"gettext {language!r}: {len(paths)} catalogues in {os.path.dirname(paths[0])}, "
+          f"{len(groups):,} pairs read (each side {MESSAGE_CHARACTERS[0]}-{MESSAGE_CHARACTERS[1]} "
+          f"characters; plural entries: form 0); skipped: "
+          + ", ".join(f"{reason} {count:,}" for reason, count in sorted(skipped.items())))
+    for part in ("validation", "test"):
+        kept = [pair for pair in parts[part] if pair[0] not in training_messages]
+        print(f"  {part}: dropped {len(parts[part]) - len(kept):,} pairs whose message is a training message")
+        parts[part] = kept
+    for part, part_names in names.items():
+        print(f"  {part}: {len(parts[part]):,} pairs from {len(part_names)} catalogues: "
+              + ", ".join(f"{name} ({len(catalogues[name]):,})" for name in part_names), flush=True)
+    return parts["train"], parts["validation"], parts["test"]
+
+
+# printf (`%s`, `%5.2f`, `%-10s`, `%lu`, `%(name)s`, `%1$s`, `%%`) and brace (`{0}`, `{name}`, `{}`,
+# `{0:>5}`) placeholders.
+PLACEHOLDER = re.compile(
+    r"%(?:\([^)\s]*\)|\d+\$)?[-+#0']*(?:\*|\d+)?(?:\.(?:\*|\d+))?(?:hh|h|ll|l|L|q|j|z|Z|t)?"
+    r"[diouxXeEfFgGaAcspn%]"
+    r"|\{\w*(?:![rsa])?(?::[^{}\s]*)?\}"
+)
+# Command-line options (`--help`, `--no-verify`).
+OPTION = re.compile(r"(?<![\w-])--[A-Za-z][\w-]*")
+
+
+def placeholders(text: str) -> collections.Counter:
+    """The multiset of placeholders in `text`, a positional `%1$s` counted as `%s`.
+
+    >>> sorted(placeholders("%2$s: %(name)s {0} %d%% {}").elements())
+    ['%%', '%(name)s', '%d', '%s', '{0}', '{}']
+    """
+    return collections.Counter(re.sub(r"^%\d+\$", "%", match) for match in PLACEHOLDER.findall(text))
+
+
+def count_differing(pattern_counter, sources: list[str], outputs: list[str]) -> int:
+    """How many outputs have a different multiset of `pattern_counter(text)` from their source's."""
+    return sum(pattern_counter(source) != pattern_counter(output) for source, output in zip(sources, outputs))
+
+
+def options(text: str) -> collections.Counter:
+    return collections.Counter(OPTION.findall(text))
+
+
 def load_pairs(args) -> tuple[list, list, str]:
+    if args.data and args.data.startswith("gettext:"):
+        language = args.data.split(":", 1)[1]
+        train, _, test = gettext_pairs(language, args.seed, args.test_fraction)
+        # Decoding is slow: a seeded sample of the test catalogues' pairs.
+        test = random.Random(args.seed).sample(test, min(len(test), NUM_TEST_EXAMPLES * 2))
+        return train, test, f"gettext catalogues, English -> {language!r}, split by catalogue"
     if args.data:
         pairs, report = data.read_sentence_pairs(args.data)
         if report.malformed:
@@ -322,15 +442,34 @@ def teacher_forced_metrics(model, task: TranslationTask, pairs: list) -> tuple[f
     return total / count, correct / count
 
 
-def score(predictions: list[str], references: list[str]) -> tuple[float, float, float]:
-    """BLEU, exact match and the length ratio (predicted words / reference words)."""
-    length_ratio = sum(len(p.split()) for p in predictions) / sum(len(r.split()) for r in references)
-    return bleu(predictions, references), exact_match(predictions, references), length_ratio
+def score(predictions: list[str], references: list[str], sources: list[str], lower_case: bool) -> dict:
+    """Standard BLEU and chrF (sacreBLEU, raw strings, cased), exact match, the
+    length ratio (predicted words / reference words), and how many outputs have
+    other placeholders or options than their source. With `lower_case` (the
+    tokenizer lower-cases, so the model cannot write capitals) also the
+    case-insensitive BLEU and chrF, labelled so."""
+    scores = text_scores(predictions, references)
+    if lower_case:
+        case_insensitive = text_scores(predictions, references, lowercase=True)
+        scores["bleu_lc"], scores["chrf_lc"] = case_insensitive["bleu"], case_insensitive["chrf"]
+        scores["signatures"].update(
+            {f"{name} (lc)": value for name, value in case_insensitive["signatures"].items()}
+        )
+    scores["exact"] = exact_match(predictions, references)
+    scores["length"] = sum(len(p.split()) for p in predictions) / sum(len(r.split()) for r in references)
+    scores["placeholders"] = count_differing(placeholders, sources, predictions)
+    scores["options"] = count_differing(options, sources, predictions)
+    return scores
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", help="TSV of source<TAB>target pairs (default: the docstring cipher)")
+    parser.add_argument("--data", help="gettext:LANGUAGE (the system's message catalogues of LANGUAGE, "
+                        "e.g. gettext:es), or a TSV of source<TAB>target pairs (default: the docstring cipher)")
+    parser.add_argument("--tokenizer", default="sentencepiece", choices=sorted(data.LEARNABLE_TOKENIZERS),
+                        help="the kind learned from the training pairs and shared by both models")
+    parser.add_argument("--lower-case", action="store_true",
+                        help="the tokenizer lower-cases; case-insensitive scores are added, labelled")
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--preset", default="transformer_tiny", choices=sorted(Seq2SeqTransformer.presets))
@@ -345,7 +484,8 @@ def main():
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--rounds", type=int, default=4, help="interleaved training rounds")
     parser.add_argument("--beam-size", type=int, default=0, help="also decode ours with this beam (0: no)")
-    parser.add_argument("--test-fraction", type=float, default=0.1, help="with --data")
+    parser.add_argument("--test-fraction", type=float, default=0.1,
+                        help="with --data: of the pairs (TSV) or of the catalogues' pairs (gettext)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--peer-activation", default="relu",
                         help="the peer's feed-forward activation (default: keras-hub's, relu; "
@@ -385,12 +525,33 @@ def main():
         print(f"  {source!r} -> {target!r}")
     task = TranslationTask(recipe)
     task.train_examples, task.validation_examples, task.test_examples = train_pairs, [], test_pairs
-    tokenizer = data.WordPieceTokenizer.train(
-        [text for pair in train_pairs for text in pair], args.vocabulary_size, show_progress=False
+    tokenizer = data.LEARNABLE_TOKENIZERS[args.tokenizer].train(
+        [text for pair in train_pairs for text in pair], args.vocabulary_size,
+        lower_case=args.lower_case, show_progress=False,
     )
     task.tokenizers = {"tokenizer": tokenizer}
     vocabulary_size = tokenizer.vocabulary_size
-    print(f"tokenizer: WordPiece, {vocabulary_size} ids, shared by both models", flush=True)
+    lower_case = tokenizer.lower_case
+    print(f"tokenizer: {args.tokenizer} learned from the training pairs, {vocabulary_size} ids, "
+          f"lower-casing {lower_case}, shared by both models", flush=True)
+    tokenizer_directory = tempfile.TemporaryDirectory()
+    tokenizer.save(tokenizer_directory.name)
+
+    def seed_everything():
+        # Seeding TensorFlow clears its kernel cache, which holds a
+        # SentencePiece model's resource: the task's tokenizer is loaded again.
+        keras.utils.set_random_seed(args.seed)
+        task.tokenizers = {"tokenizer": data.load_tokenizer(tokenizer_directory.name)}
+
+    # --- models ----------------------------------------------------------
+    config = Seq2SeqTransformer.presets[args.preset]["config"]
+    seed_everything()
+    ours = task.build_model()
+    seed_everything()
+    peer = keras_hub_seq2seq(config, vocabulary_size, args.max_length, args.head, args.peer_activation)
+    tokenizer = task.tokenizers["tokenizer"]
+    tokenizer_directory.cleanup()
+
     batches = materialised_batches(task, args.steps)
     if len(batches) < args.steps:
         raise SystemExit(f"only {len(batches)} batches for --steps {args.steps}")
@@ -402,12 +563,6 @@ def main():
           f"max {source_lengths.max()}/{target_lengths.max()}; {too_long:.1%} of pairs "
           f"truncated to {args.max_length}", flush=True)
 
-    # --- models ----------------------------------------------------------
-    config = Seq2SeqTransformer.presets[args.preset]["config"]
-    keras.utils.set_random_seed(args.seed)
-    ours = task.build_model()
-    keras.utils.set_random_seed(args.seed)
-    peer = keras_hub_seq2seq(config, vocabulary_size, args.max_length, args.head, args.peer_activation)
     models = {"ours": ours, "keras-hub": peer}
     for model in models.values():
         model.compile(
@@ -439,17 +594,17 @@ def main():
     ours_predictions = task.predict(ours, sources)
     peer_predictions = peer_translate(peer, task, sources, args.max_length)
     token_metrics = {name: teacher_forced_metrics(model, task, test_pairs) for name, model in models.items()}
-    rows.append(("ours, greedy", *score(ours_predictions, references), seconds["ours"],
-                 token_metrics["ours"]))
-    rows.append(("keras-hub, greedy", *score(peer_predictions, references), seconds["keras-hub"],
-                 token_metrics["keras-hub"]))
+    rows.append(("ours, greedy", score(ours_predictions, references, sources, lower_case),
+                 seconds["ours"], token_metrics["ours"]))
+    rows.append(("keras-hub, greedy", score(peer_predictions, references, sources, lower_case),
+                 seconds["keras-hub"], token_metrics["keras-hub"]))
     if args.beam_size > 1:
         print(f"decoding ours with beam search, beam {args.beam_size}", flush=True)
         beam_task = TranslationTask(recipe.replace(evaluation={"beam_size": args.beam_size}))
         beam_task.tokenizers = task.tokenizers
         beam_predictions = beam_task.predict(ours, sources)
-        rows.append((f"ours, beam {args.beam_size} (separate)", *score(beam_predictions, references),
-                     None, None))
+        rows.append((f"ours, beam {args.beam_size} (separate)",
+                     score(beam_predictions, references, sources, lower_case), None, None))
     for source, ours_text, peer_text, reference in list(
         zip(sources, ours_predictions, peer_predictions, references)
     )[:3]:
@@ -457,15 +612,26 @@ def main():
               f"    reference: {reference!r}")
 
     print()
-    print(f"{'model':<28} {'BLEU':>6} {'exact':>6} {'length':>6} {'train s':>8} {'token CE':>8} "
-          f"{'token acc':>9}")
-    for name, bleu_score, exact, length_ratio, train_seconds, tokens in rows:
+    for name, signature in rows[0][1]["signatures"].items():
+        print(f"{name} signature: {signature}")
+    case_columns = f" {'BLEU lc':>7} {'chrF lc':>7}" if lower_case else ""
+    print(f"{'model':<28} {'BLEU':>6} {'chrF':>6}{case_columns} {'exact':>6} {'length':>6} "
+          f"{'plc diff':>8} {'opt diff':>8} {'train s':>8} {'token CE':>8} {'token acc':>9}")
+    for name, scores, train_seconds, tokens in rows:
         time_text = f"{train_seconds:8.1f}" if train_seconds is not None else f"{'-':>8}"
         token_text = f"{tokens[0]:8.3f} {tokens[1]:9.3f}" if tokens else f"{'-':>8} {'-':>9}"
-        print(f"{name:<28} {bleu_score:6.1f} {exact:6.3f} {length_ratio:6.2f} {time_text} {token_text}")
-    difference = rows[0][1] - rows[1][1]
-    ratio = seconds["ours"] / seconds["keras-hub"]
+        case_text = f" {scores['bleu_lc']:7.1f} {scores['chrf_lc']:7.1f}" if lower_case else ""
+        print(f"{name:<28} {scores['bleu']:6.1f} {scores['chrf']:6.1f}{case_text} {scores['exact']:6.3f} "
+              f"{scores['length']:6.2f} {scores['placeholders']:8d} {scores['options']:8d} "
+              f"{time_text} {token_text}")
+    with_placeholders = sum(bool(placeholders(source)) for source in sources)
+    print(f"plc diff / opt diff: test outputs whose placeholders (printf, brace) / --options differ "
+          f"from their source's, of {len(sources)} ({with_placeholders} sources have placeholders; "
+          f"the references differ in {count_differing(placeholders, sources, references)} / "
+          f"{count_differing(options, sources, references)})")
+    difference = rows[0][1]["bleu"] - rows[1][1]["bleu"]
     print(f"BLEU ours - keras-hub (greedy): {difference:+.1f}   (goal >= +2.0)")
+    ratio = seconds["ours"] / seconds["keras-hub"]
     print(f"training time ours / keras-hub: {ratio:.2f}x   (goal <= 0.80x)")
     if args.rounds > 1:
         steady = sum(round_seconds["ours"][1:]) / sum(round_seconds["keras-hub"][1:])
