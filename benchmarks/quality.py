@@ -1,23 +1,29 @@
 """Translation quality vs keras-hub: our Seq2SeqTransformer against the same-size keras-hub model.
 
-Both models are trained in the same run on the same batches (one WordPiece
-tokenizer from `keras_attention.data`, so the same ids; the batches of
-`seq2seq_dataset`, built through `TranslationTask`), with the same batch size,
-number of steps, optimizer (Adam 0.9/0.98/1e-9, as `keras-attention train`)
-and learning-rate schedule (`TransformerSchedule`), and the same loss (mean
-cross-entropy over real target tokens, the same label smoothing). The peer is
-a functional model of `keras_hub.layers.TokenAndPositionEmbedding`,
-`TransformerEncoder` and `TransformerDecoder` (with cross-attention) of the
-preset's sizes; its parameter count must match ours within 3%. The peer keeps
-keras-hub's defaults where our preset makes a choice (its ReLU feed-forward;
+Both models are trained in the same run on the same batches (one tokenizer,
+the library's default for text-writing tasks: SentencePiece learned from the
+training pairs, so the same ids; `--tokenizer wordpiece` for WordPiece; the
+batches of `seq2seq_dataset`, built through `TranslationTask`), with the same
+batch size, number of steps, optimizer (Adam 0.9/0.98/1e-9, as
+`keras-attention train`) and learning-rate schedule (`TransformerSchedule`),
+and the same loss (mean cross-entropy over real target tokens, the same label
+smoothing). The peer is a functional model of
+`keras_hub.layers.TokenAndPositionEmbedding`, `TransformerEncoder` and
+`TransformerDecoder` (with cross-attention) of the preset's sizes; its
+parameter count must match ours within 3%. The peer keeps keras-hub's
+defaults where our preset makes a choice (its ReLU feed-forward;
 `--peer-activation gelu` gives it our small presets' GELU).
 
 Training is interleaved (`--rounds` rounds of `steps / rounds` steps, ours and
 the peer alternating which goes first) so that load from other processes
 falls on both; only `fit` is timed. Both are then scored on held-out pairs
-with greedy decoding (same maximum length): corpus BLEU
-(`keras_attention.training.metrics.bleu`) and exact match. `--beam-size N`
-adds a separately labelled row for ours with beam search.
+with greedy decoding (same maximum length), on the detokenized texts against
+the raw references: sacreBLEU's BLEU (13a, cased) and chrF, with their
+signatures (`keras_attention.training.metrics.text_scores`), exact match, and
+how many outputs have other placeholders (`%s`, `%(name)s`, `{0}`, ...) or
+`--options` than their source. With `--lower-case` (a lower-casing tokenizer)
+case-insensitive BLEU and chrF are printed beside the standard ones, labelled
+"lc". `--beam-size N` adds a separately labelled row for ours with beam search.
 
 The default task is built from text that ships with Python (docstring
 paragraphs of the standard library, `keras_attention.data.python_docstrings`),
@@ -25,10 +31,17 @@ lower-cased and cut into windows of 4-12 words; the "translation" is a seeded
 cipher: the most frequent words map to invented words from a lexicon, every
 other word to a letter-substitution spelling, and the words of each group of
 three are reversed. Test windows come from paragraphs never seen in training.
-`--data FILE` uses a TSV of `source<TAB>target` pairs instead.
 
-    python benchmarks/quality.py                      # default, ~5-10 min on 2 cores
+`--data gettext:LANGUAGE` is real language: English -> LANGUAGE pairs from the
+compiled message catalogues that the system's packages install
+(`/usr/share/locale/LANGUAGE/LC_MESSAGES/*.mo`, read with `gettext`), whole
+catalogues to train, validation and test, so test messages come from programs
+never seen in training (see `read_catalogue` and `gettext_pairs` for what is
+kept). `--data FILE` uses a TSV of `source<TAB>target` pairs instead.
+
+    python benchmarks/quality.py                      # the cipher, ~5-10 min on 2 cores
     python benchmarks/quality.py --steps 50           # smoke test
+    python benchmarks/quality.py --data gettext:es --vocabulary-size 4000 --max-length 64 --steps 1500
     python benchmarks/quality.py --beam-size 4 --head dense --data pairs.tsv
 """
 

@@ -2,7 +2,9 @@
 
 The benchmarks run for minutes and are not run by the tests; a refactor that
 moves a function they import would otherwise only show when someone next runs
-one (`benchmarks/quality.py` failed at import for a while that way).
+one (`benchmarks/quality.py` failed at import for a while that way). The
+quality benchmark's gettext reader and placeholder count are tested here too,
+on tiny hand-written catalogues.
 """
 
 import importlib.util
@@ -15,27 +17,26 @@ import pytest
 BENCHMARKS = sorted((Path(__file__).resolve().parents[1] / "benchmarks").glob("*.py"))
 
 
+def _load_benchmark(name):
+    """The module `benchmarks/<name>.py`, its module level run (not `main()`)."""
+    path = BENCHMARKS[0].parent / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_there_are_benchmarks():
     assert len(BENCHMARKS) >= 9, [path.name for path in BENCHMARKS]
 
 
 @pytest.mark.parametrize("path", BENCHMARKS, ids=[path.stem for path in BENCHMARKS])
 def test_benchmark_imports_and_has_a_main(path):
-    spec = importlib.util.spec_from_file_location(f"benchmark_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # the module level only: `main()` is not run
+    module = _load_benchmark(path.stem)
     assert callable(getattr(module, "main", None)), f"{path.name} has no main()"
 
 
 # --- benchmarks/quality.py's real-language mode: the gettext reader -------
-
-
-def _load_benchmark(name):
-    path = BENCHMARKS[0].parent / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _write_mo(path, messages: dict):
