@@ -126,8 +126,8 @@ class BertCheckpoint:
         source: the directory it was read from.
         format: `"huggingface"` or `"keras_hub"`.
         config: `BertEncoder` arguments.
-        masked_lm_config: `BertMaskedLM` arguments (`activation`,
-            `norm_epsilon`): the source's masked-LM head computes them,
+        masked_lm_config: `BertMaskedLM` arguments (`head_activation`,
+            `head_norm_epsilon`): the source's masked-LM head computes them,
             whether or not the checkpoint stores the head's weights.
         vocabulary: the tokens by id (the checkpoint's vocab.txt as it is).
         vocabulary_file: where the vocabulary came from (for errors).

@@ -253,8 +253,8 @@ def read_huggingface(directory: str) -> BertCheckpoint:
         label_names=label_names,
         # BertPredictionHeadTransform: `hidden_act`, then LayerNorm(eps=layer_norm_eps).
         masked_lm_config={
-            "activation": encoder_config["activation"],
-            "norm_epsilon": encoder_config["norm_epsilon"],
+            "head_activation": encoder_config["activation"],
+            "head_norm_epsilon": encoder_config["norm_epsilon"],
         },
     )
 

@@ -62,7 +62,7 @@ _ARGUMENTS = (
 # layer norms use epsilon 1e-12; BertMaskedLM's MaskedLMHead computes Keras's
 # "gelu" (the exact one) and keeps MaskedLMHead's default epsilon, 1e-5.
 _BERT_FIXED = {"activation": "gelu_approximate", "norm_epsilon": 1e-12}
-_MASKED_LM_FIXED = {"activation": "gelu", "norm_epsilon": 1e-5}
+_MASKED_LM_FIXED = {"head_activation": "gelu", "head_norm_epsilon": 1e-5}
 
 
 def is_keras_hub_directory(path: str) -> bool:

@@ -50,9 +50,9 @@ class BertMaskedLM(BertTask):
 
     Args:
         encoder: a `BertEncoder`; it becomes a nested layer of this model.
-        activation: `"gelu"` (default, exact), `"gelu_approximate"` (tanh)
-            or `"relu"`, after the head's transform.
-        norm_epsilon: float or None (default): the head's layer-norm
+        head_activation: `"gelu"` (default, exact), `"gelu_approximate"`
+            (tanh) or `"relu"`, after the head's transform.
+        head_norm_epsilon: float or None (default): the head's layer-norm
             epsilon; None takes the encoder's `norm_epsilon`.
         **kwargs: `keras.Model` arguments (`name`, `trainable`). The head
             uses the encoder's dtype policy.
@@ -83,13 +83,13 @@ class BertMaskedLM(BertTask):
     def __init__(
         self,
         encoder: BertEncoder,
-        activation: str = "gelu",
-        norm_epsilon: float | None = None,
+        head_activation: str = "gelu",
+        head_norm_epsilon: float | None = None,
         **kwargs,
     ):
         self._check_encoder(encoder)
-        _validation.choice("activation", activation, ELEMENTWISE_ACTIVATIONS)
-        _validation.positive_float("norm_epsilon", norm_epsilon, allow_none=True)
+        _validation.choice("head_activation", head_activation, ELEMENTWISE_ACTIVATIONS)
+        _validation.positive_float("head_norm_epsilon", head_norm_epsilon, allow_none=True)
         dtype = encoder.dtype_policy
         # === Layers ===
         transform = keras.layers.Dense(
@@ -99,7 +99,7 @@ class BertMaskedLM(BertTask):
             name="mlm_transform",
         )
         transform_norm = keras.layers.LayerNormalization(
-            epsilon=encoder.norm_epsilon if norm_epsilon is None else norm_epsilon,
+            epsilon=encoder.norm_epsilon if head_norm_epsilon is None else head_norm_epsilon,
             dtype=dtype,
             name="mlm_transform_norm",
         )
@@ -114,21 +114,27 @@ class BertMaskedLM(BertTask):
         x = ops.take_along_axis(
             sequence_output, inputs["mask_positions"][:, :, None], axis=1
         )
-        x = transform_norm(apply_activation(transform(x), activation))
+        x = transform_norm(apply_activation(transform(x), head_activation))
         logits = output_bias(encoder.embedding(x, reverse=True))
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
 
         self.transform = transform
         self.transform_norm = transform_norm
         self.output_bias = output_bias
-        self.activation = activation
-        self.norm_epsilon = norm_epsilon
+        # Not `activation` / `norm_epsilon`: those name the encoder's settings
+        # (what `model.init_from` compares).
+        self.head_activation = head_activation
+        self.head_norm_epsilon = head_norm_epsilon
         self._finish(encoder)
 
     def get_config(self):
         # Configs saved before these arguments existed lack them: the
         # defaults are what the head computed then.
-        return {**super().get_config(), "activation": self.activation, "norm_epsilon": self.norm_epsilon}
+        return {
+            **super().get_config(),
+            "head_activation": self.head_activation,
+            "head_norm_epsilon": self.head_norm_epsilon,
+        }
 
     @classmethod
     def from_preset(cls, name: str, **overrides) -> "BertMaskedLM":

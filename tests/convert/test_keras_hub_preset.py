@@ -88,7 +88,7 @@ def test_a_masked_lm_task_preset_brings_its_head(tmp_path, rng):
     model = BertMaskedLM.from_pretrained(tmp_path / "mlm")  # no warning: the head is there
     # keras-hub's MaskedLMHead: Keras's "gelu" (exact) and epsilon 1e-5
     # (bert_masked_lm.py, masked_lm_head.py), under the tanh-GELU encoder.
-    assert (model.activation, model.transform_norm.epsilon) == ("gelu", 1e-5)
+    assert (model.head_activation, model.transform_norm.epsilon) == ("gelu", 1e-5)
     assert model.encoder.activation == "gelu_approximate"
     token_ids, segment_ids, padding_mask = checkpoints.padded_batch(rng)
     mask_positions = np.array([[1, 3], [2, 4], [0, 7]], "int32")

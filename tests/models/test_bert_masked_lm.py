@@ -55,31 +55,31 @@ def _head_output(model, inputs):
 def test_head_activation_and_epsilon_are_its_own(bert_batch):
     inputs, _ = bert_batch
     encoder = BertEncoder.from_preset("bert_test", norm_epsilon=1e-12)
-    model = BertMaskedLM(encoder, activation="gelu_approximate", norm_epsilon=0.5)
+    model = BertMaskedLM(encoder, head_activation="gelu_approximate", head_norm_epsilon=0.5)
     transformed, norm = _head_output(model, inputs)
     assert norm.epsilon == 0.5
     hidden = _np(norm(keras.ops.gelu(transformed, approximate=True)))
     expected = hidden @ _np(encoder.embedding.token_embedding.embeddings).T + _np(model.output_bias.bias)
     np.testing.assert_allclose(_np(model(inputs)), expected, atol=1e-5)
     config = model.get_config()
-    assert (config["activation"], config["norm_epsilon"]) == ("gelu_approximate", 0.5)
+    assert (config["head_activation"], config["head_norm_epsilon"]) == ("gelu_approximate", 0.5)
     restored = BertMaskedLM.from_config(config)
     restored.set_weights(model.get_weights())
     np.testing.assert_allclose(_np(restored(inputs)), _np(model(inputs)), atol=1e-6)
 
 
 def test_a_config_saved_before_the_head_arguments_keeps_its_head(bert_batch):
-    """Old configs lack `activation` and `norm_epsilon`: the exact GELU and the encoder's epsilon."""
+    """Old configs lack `head_activation` and `head_norm_epsilon`: the exact GELU and the encoder's epsilon."""
     model = BertMaskedLM(BertEncoder.from_preset("bert_test", norm_epsilon=1e-3))
     config = model.get_config()
-    del config["activation"], config["norm_epsilon"]
+    del config["head_activation"], config["head_norm_epsilon"]
     restored = BertMaskedLM.from_config(config)
-    assert restored.activation == "gelu" and restored.transform_norm.epsilon == 1e-3
+    assert restored.head_activation == "gelu" and restored.transform_norm.epsilon == 1e-3
 
 
 @pytest.mark.parametrize(
     "arguments, message",
-    [({"activation": "swiglu"}, "activation='swiglu'"), ({"norm_epsilon": 0.0}, "norm_epsilon=0.0")],
+    [({"head_activation": "swiglu"}, "head_activation='swiglu'"), ({"head_norm_epsilon": 0.0}, "head_norm_epsilon=0.0")],
 )
 def test_bad_head_arguments_are_refused(arguments, message):
     with pytest.raises(ValueError, match=message):
