@@ -8,6 +8,10 @@ predict, evaluate, draw attention and export from Python, as the
 
 from keras_attention import layers, models
 
+# What a run's model.keras names besides layers and models (its schedule, loss,
+# metric and optimizer), registered so that `keras.saving.load_model` finds it.
+from keras_attention.training import accumulation, losses, metrics, schedules  # noqa: F401
+
 from keras_attention._version import __version__
 
 __all__ = ["layers", "load_run", "models", "__version__"]

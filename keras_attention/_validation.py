@@ -18,6 +18,15 @@ def positive_int(name, value, allow_none=False):
     return int(value)
 
 
+def positive_float(name, value, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real,)) or not value > 0:
+        expected = "a positive float" + (" or None" if allow_none else "")
+        raise ValueError(f"`{name}` must be {expected}. Received: {name}={value!r}")
+    return float(value)
+
+
 def rate(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
         0.0 <= value < 1.0

@@ -87,18 +87,20 @@ class Run:
     def kind(self) -> str:
         return self.task.kind
 
-    def predict(self, texts: list[str], **decoding) -> list[str]:
+    def predict(self, texts: list[str] | str, **decoding) -> list[str] | str:
         """The task's answers for `texts`: translations, continuations or labels,
         decoded exactly as the export serves them.
 
         Args:
-            texts: the inputs.
+            texts: the inputs, or one input as a `str` (answered with one `str`).
             **decoding: the run's `[evaluation]` decoding settings to change for
                 this call, among the task's `decoding_keys` (translation:
                 `beam_size`, `length_penalty`; language model:
                 `max_new_tokens`, `temperature`, `top_k`, `top_p`), checked as
                 a recipe checks them.
         """
+        if isinstance(texts, str):
+            return self.predict([texts], **decoding)[0]
         return self.with_decoding(**decoding).task.predict(self.model, list(texts))
 
     def with_decoding(self, **decoding) -> "Run":

@@ -182,3 +182,34 @@ def test_no_import_cycles():
         if len(component) > 1
     ]
     assert not cycles, "Modules that import each other round a circle:\n" + "\n".join(cycles)
+
+
+_REGISTERED_BY_IMPORT = """
+import importlib, json, sys
+import keras
+import keras_attention
+
+def registered():
+    return sorted(name for name in keras.saving.get_custom_objects() if name.startswith("keras_attention>"))
+
+on_import = registered()
+for name in json.loads(sys.argv[1]):
+    importlib.import_module(name)
+print(json.dumps({"on_import": on_import, "everything": registered()}))
+"""
+
+
+def test_import_keras_attention_registers_every_serializable_object():
+    """`keras.saving.load_model` of a run's model.keras needs its schedule,
+    loss, metric and optimizer classes registered: `import keras_attention`
+    registers every class the package registers anywhere (not only once
+    `keras_attention.training` happens to be imported)."""
+    names = sorted(package_modules())
+    result = subprocess.run(
+        [sys.executable, "-c", _REGISTERED_BY_IMPORT, json.dumps(names)],
+        capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    registered = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "keras_attention>TransformerSchedule" in registered["everything"]
+    assert sorted(set(registered["everything"]) - set(registered["on_import"])) == []

@@ -49,6 +49,8 @@ def test_a_run_on_a_file_evaluates_after_the_file_is_gone(tmp_path, capsys):
     # Predictions come from the one decode path that evaluation scored.
     sources = [sample["source"] for sample in trained["samples"]]
     assert run.predict(sources) == [sample["prediction"] for sample in trained["samples"]]
+    # A string is one text (not one text per character), answered with one answer.
+    assert run.predict(sources[0]) == trained["samples"][0]["prediction"]
 
 
 @pytest.mark.slow

@@ -1,7 +1,8 @@
 """What the BERT converters share: one checkpoint form, and where each tensor goes.
 
 A reader (`huggingface.py`, `keras_hub_preset.py`) turns a checkpoint directory into
-a `BertCheckpoint`: the `BertEncoder` config, the vocabulary, and tensors
+a `BertCheckpoint`: the `BertEncoder` config, the masked-LM head's activation
+and epsilon (`BertMaskedLM` arguments), the vocabulary, and tensors
 under the names of `encoder_tensor_names()` / `MASKED_LM_TENSORS` /
 `CLASSIFIER_TENSORS`, already in this package's layout (kernels `(in, out)`).
 Each tensor remembers its name in the source, so an error names what the user
@@ -125,6 +126,9 @@ class BertCheckpoint:
         source: the directory it was read from.
         format: `"huggingface"` or `"keras_hub"`.
         config: `BertEncoder` arguments.
+        masked_lm_config: `BertMaskedLM` arguments (`head_activation`,
+            `head_norm_epsilon`): the source's masked-LM head computes them,
+            whether or not the checkpoint stores the head's weights.
         vocabulary: the tokens by id (the checkpoint's vocab.txt as it is).
         vocabulary_file: where the vocabulary came from (for errors).
         lower_case: whether the tokenizer lower-cases.
@@ -143,6 +147,7 @@ class BertCheckpoint:
     tensors: dict
     weights_file: str
     label_names: list | None = None
+    masked_lm_config: dict = dataclasses.field(default_factory=dict)
 
     @property
     def has_masked_lm_head(self) -> bool:

@@ -43,7 +43,7 @@ def bert_encoder(encoder_class, source, **overrides):
 def bert_masked_lm(model_class, encoder_class, source, **overrides):
     """A `BertMaskedLM`; its head from the checkpoint when it has one, else random (warned)."""
     checkpoint = _checkpoint(source)
-    model = model_class(bert_encoder(encoder_class, checkpoint, **overrides))
+    model = model_class(bert_encoder(encoder_class, checkpoint, **overrides), **checkpoint.masked_lm_config)
     if checkpoint.has_masked_lm_head:
         _bert_mapping.load_masked_lm_weights(model, checkpoint)
     else:

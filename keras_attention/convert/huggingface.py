@@ -57,6 +57,27 @@ _CONFIG_NAMES = {
 }
 
 
+# Hugging Face's activation names (`transformers.activations.ACT2FN`) -> FeedForward's.
+_ACTIVATIONS = {
+    "gelu": "gelu",  # the exact (erf) GELU
+    "gelu_new": "gelu_approximate",  # the tanh approximation
+    "gelu_pytorch_tanh": "gelu_approximate",
+    "relu": "relu",
+}
+
+
+def _activation(config: dict, key: str, default: str, path: str, model: str) -> str:
+    """FeedForward's name for the activation `config[key]`; a ConversionError
+    naming the key and value for one `model` does not compute."""
+    value = config.get(key, default)
+    if not isinstance(value, str) or value not in _ACTIVATIONS:
+        raise ConversionError(
+            f"{path}: {key}={value!r} is not supported; {model} computes "
+            f"{', '.join(sorted(_ACTIVATIONS))}."
+        )
+    return _ACTIVATIONS[value]
+
+
 def is_huggingface_directory(path: str) -> bool:
     return os.path.isfile(os.path.join(path, WEIGHTS_FILE))
 
@@ -66,19 +87,16 @@ def _encoder_config(config: dict, path: str) -> dict:
         raise architecture_error(
             config, path, "only BERT checkpoints (model_type 'bert') convert to BertEncoder."
         )
-    activation = config.get("hidden_act", "gelu")
-    if activation != "gelu":
-        raise ConversionError(
-            f"{path}: hidden_act={activation!r} is not supported; BertEncoder computes "
-            "BERT's exact (erf) GELU, hidden_act 'gelu'."
-        )
+    # BertModel's blocks and BertForMaskedLM's head transform both use
+    # `hidden_act` and `layer_norm_eps`.
+    activation = _activation(config, "hidden_act", "gelu", path, "BertEncoder")
     position_type = config.get("position_embedding_type", "absolute")
     if position_type != "absolute":
         raise ConversionError(
             f"{path}: position_embedding_type={position_type!r} is not supported; "
             "BertEncoder learns absolute positions."
         )
-    return encoder_config(config, _CONFIG_NAMES, path)
+    return {**encoder_config(config, _CONFIG_NAMES, path), "activation": activation}
 
 
 def _lower_case(directory: str, config: dict) -> bool:
@@ -233,6 +251,11 @@ def read_huggingface(directory: str) -> BertCheckpoint:
         tensors=tensors,
         weights_file=source.path,
         label_names=label_names,
+        # BertPredictionHeadTransform: `hidden_act`, then LayerNorm(eps=layer_norm_eps).
+        masked_lm_config={
+            "head_activation": encoder_config["activation"],
+            "head_norm_epsilon": encoder_config["norm_epsilon"],
+        },
     )
 
 
@@ -259,13 +282,6 @@ _GPT2_ARGUMENTS = (
     ("dropout", float, 0.1),
     ("norm_epsilon", float, 1e-5),
 )
-# Hugging Face's `activation_function` -> FeedForward's activation.
-_GPT2_ACTIVATIONS = {
-    "gelu_new": "gelu_approximate",
-    "gelu_pytorch_tanh": "gelu_approximate",
-    "gelu": "gelu",
-    "relu": "relu",
-}
 
 
 def is_gpt2_config(config: dict) -> bool:
@@ -286,12 +302,7 @@ def _gpt2_config(config: dict, path: str) -> dict:
         raise architecture_error(
             config, path, "only GPT-2 checkpoints (model_type 'gpt2') convert to GPTDecoder."
         )
-    activation = config.get("activation_function", "gelu_new")
-    if activation not in _GPT2_ACTIVATIONS:
-        raise ConversionError(
-            f"{path}: activation_function={activation!r} is not supported; GPTDecoder "
-            f"computes {', '.join(sorted(_GPT2_ACTIVATIONS))}."
-        )
+    activation = _activation(config, "activation_function", "gelu_new", path, "GPTDecoder")
     for key, supported in (
         ("scale_attn_weights", True),
         ("scale_attn_by_inverse_layer_idx", False),
@@ -308,7 +319,7 @@ def _gpt2_config(config: dict, path: str) -> dict:
         arguments["intermediate_dim"] = 4 * arguments["hidden_dim"] if inner is None else int(inner)
     except (TypeError, ValueError):
         raise ConversionError(f"{path}: 'n_inner' must be an integer or null. Received: {inner!r}") from None
-    return {**arguments, **GPT2_ARCHITECTURE, "activation": _GPT2_ACTIVATIONS[activation]}
+    return {**arguments, **GPT2_ARCHITECTURE, "activation": activation}
 
 
 def read_bpe_files(vocabulary_file: str, merges_file: str, directory: str) -> tuple[dict | None, list | None]:

@@ -56,6 +56,15 @@ _ARGUMENTS = (
 )
 
 
+# What keras-hub's classes fix, having no argument for it
+# (keras_hub/src/models/bert/bert_backbone.py, bert_masked_lm.py):
+# BertBackbone's blocks compute the tanh GELU (`gelu_approximate`) and all its
+# layer norms use epsilon 1e-12; BertMaskedLM's MaskedLMHead computes Keras's
+# "gelu" (the exact one) and keeps MaskedLMHead's default epsilon, 1e-5.
+_BERT_FIXED = {"activation": "gelu_approximate", "norm_epsilon": 1e-12}
+_MASKED_LM_FIXED = {"head_activation": "gelu", "head_norm_epsilon": 1e-5}
+
+
 def is_keras_hub_directory(path: str) -> bool:
     return os.path.isfile(os.path.join(path, WEIGHTS_FILE))
 
@@ -67,10 +76,8 @@ def _encoder_config(preset: dict, path: str) -> dict:
             f"{path} describes a keras-hub {class_name!r}; only BertBackbone presets "
             "convert to BertEncoder."
         )
-    # keras-hub's BertBackbone fixes the layer-norm epsilon at 1e-12 (the
-    # default): it has no such argument.
     names = {name: name for name in _ARGUMENTS}
-    return encoder_config(preset.get("config", {}), names, path)
+    return {**encoder_config(preset.get("config", {}), names, path), **_BERT_FIXED}
 
 
 class _Weights:
@@ -189,6 +196,7 @@ def read_keras_hub(directory: str) -> BertCheckpoint:
         tensors=tensors,
         weights_file=weights.path,
         label_names=label_names,
+        masked_lm_config=dict(_MASKED_LM_FIXED),
     )
 
 

@@ -49,7 +49,9 @@ class SentencePieceTokenizer(BaseTokenizer):
     - reads a space in front of every text (`add_prefix_space`), so that a
       text's first word has the same pieces as that word anywhere else, and
       takes exactly that space away again when detokenizing;
-    - splits numbers into digits, so every number can be written;
+    - learns frequent numbers as pieces ("▁2024"), as it learns words: a
+      model copies a year as one token (split into digits, the dates model
+      miscopied one in 200), and every digit is a piece of its own too;
     - falls back to UTF-8 bytes for a character it did not learn (an emoji,
       a script absent from the training text), so no text is unknown;
     - with `lower_case`, lower-cases the text first (Unicode lower-casing,
@@ -117,9 +119,7 @@ class SentencePieceTokenizer(BaseTokenizer):
         self.lower_case = bool(lower_case)
         self.add_prefix_space = bool(add_prefix_space)
         try:
-            self._sentencepiece = tf_text.SentencepieceTokenizer(
-                model=self._model, out_type=tf.int32
-            )
+            self._sentencepiece = self._new_processor()
         except (tf.errors.InternalError, tf.errors.InvalidArgumentError) as error:
             raise ValueError(
                 f"`model_file` must be a serialized SentencePiece model. "
@@ -142,8 +142,26 @@ class SentencePieceTokenizer(BaseTokenizer):
         self.cls_id = self._first_piece_id("[CLS]", "<cls>")
         self.sep_id = self._first_piece_id("[SEP]", "<sep>")
 
+    def _new_processor(self) -> tf_text.SentencepieceTokenizer:
+        return tf_text.SentencepieceTokenizer(model=self._model, out_type=tf.int32)
+
+    def _processor(self) -> tf_text.SentencepieceTokenizer:
+        """tensorflow-text's tokenizer, made again when its model is gone.
+
+        tensorflow-text keeps the model in a kernel-owned resource, which
+        `keras.backend.clear_session()` frees (it clears TensorFlow's kernel
+        cache); a tokenizer must outlive that. Checked outside any graph being
+        traced, so `tf.data` and `tf.function` capture a live model.
+        """
+        with tf.init_scope():
+            try:
+                self._sentencepiece.vocab_size()
+            except tf.errors.NotFoundError:
+                self._sentencepiece = self._new_processor()
+        return self._sentencepiece
+
     def _piece_id(self, piece: str) -> int:
-        return int(self._sentencepiece.string_to_id(piece))
+        return int(self._processor().string_to_id(piece))
 
     def _first_piece_id(self, *pieces: str) -> int | None:
         """The id of the first of `pieces` in the model, or None."""
@@ -229,7 +247,7 @@ class SentencePieceTokenizer(BaseTokenizer):
                 # detokenizing; `add_prefix_space` adds one that cannot be lost.
                 add_dummy_prefix=False,
                 allow_whitespace_only_pieces=True,
-                split_digits=True,
+                split_digits=False,  # see the class docstring
                 byte_fallback=True,
                 max_sentence_length=1 << 20,
                 input_sentence_size=1_000_000,
@@ -253,10 +271,10 @@ class SentencePieceTokenizer(BaseTokenizer):
     @property
     def vocabulary_size(self) -> int:
         """Number of pieces, special pieces included."""
-        return int(self._sentencepiece.vocab_size())
+        return int(self._processor().vocab_size())
 
     def _id_to_token(self, i: int) -> str:
-        return self._sentencepiece.id_to_string(i).numpy().decode("utf-8")
+        return self._processor().id_to_string(i).numpy().decode("utf-8")
 
     def normalize(self, strings) -> tf.Tensor:
         """The text as `tokenize` reads it: lower-cased with `lower_case`,
@@ -278,10 +296,10 @@ class SentencePieceTokenizer(BaseTokenizer):
             strings = tf.strings.lower(strings, encoding="utf-8")
         if self.add_prefix_space:  # "" stays "": no text, no tokens
             strings = tf.where(tf.strings.length(strings) > 0, " " + strings, strings)
-        return self._sentencepiece.tokenize(strings)
+        return self._processor().tokenize(strings)
 
     def _detokenize_batch(self, token_ids):
-        strings = self._sentencepiece.detokenize(token_ids)
+        strings = self._processor().detokenize(token_ids)
         if self.add_prefix_space:
             strings = tf.strings.regex_replace(strings, "^ ", "")
         return strings

@@ -90,11 +90,13 @@ def model_card_facts(task, model, endpoints: dict, metrics: dict | None = None) 
 
 
 def _value(value) -> str:
+    """`value` for a Markdown table cell ("|", as in sacreBLEU's signatures,
+    escaped so that it does not end the cell)."""
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, (dict, list)):
-        return f"`{json.dumps(value)}`"
-    return f"`{value}`" if isinstance(value, str) else str(value)
+        value = json.dumps(value)
+    return f"`{value}`".replace("|", "\\|") if isinstance(value, str) else str(value)
 
 
 def _metric_rows(metrics: dict, prefix: str = ""):

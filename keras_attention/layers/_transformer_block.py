@@ -70,16 +70,7 @@ class TransformerBlock(keras.layers.Layer):
         self.activation = _validation.choice("activation", activation, ACTIVATIONS)
         self.normalize_first = bool(normalize_first)
         self.norm = _validation.choice("norm", norm, NORMS)
-        if (
-            isinstance(norm_epsilon, bool)
-            or not isinstance(norm_epsilon, (int, float))
-            or norm_epsilon <= 0
-        ):
-            raise ValueError(
-                f"`norm_epsilon` must be a positive float. Received: "
-                f"norm_epsilon={norm_epsilon!r}"
-            )
-        self.norm_epsilon = float(norm_epsilon)
+        self.norm_epsilon = _validation.positive_float("norm_epsilon", norm_epsilon)
         self.attention_window = _validation.positive_int(
             "attention_window", attention_window, allow_none=True
         )

@@ -11,6 +11,23 @@ from keras_attention.layers._initializers import clone_initializer
 __all__ = ["FeedForward"]
 
 ACTIVATIONS = ("relu", "gelu", "gelu_approximate", "swiglu")
+# The activations of one projection (all but the gated "swiglu").
+ELEMENTWISE_ACTIVATIONS = ("relu", "gelu", "gelu_approximate")
+
+
+def apply_activation(inputs, activation: str):
+    """`activation` (one of `ELEMENTWISE_ACTIVATIONS`) of `inputs`: `"gelu"`
+    is the exact (erf) GELU, `"gelu_approximate"` its tanh approximation."""
+    if activation == "gelu":
+        return ops.gelu(inputs, approximate=False)
+    if activation == "gelu_approximate":
+        return ops.gelu(inputs, approximate=True)
+    if activation == "relu":
+        return ops.relu(inputs)
+    raise ValueError(
+        f"`activation` must be one of {sorted(ELEMENTWISE_ACTIVATIONS)}. "
+        f"Received: activation={activation!r}"
+    )
 
 
 @keras.saving.register_keras_serializable(package="keras_attention")
@@ -108,12 +125,8 @@ class FeedForward(keras.layers.Layer):
         if self.activation == "swiglu":
             gate, up = ops.split(hidden, 2, axis=-1)
             hidden = ops.silu(gate) * up
-        elif self.activation == "gelu":
-            hidden = ops.gelu(hidden, approximate=False)
-        elif self.activation == "gelu_approximate":
-            hidden = ops.gelu(hidden, approximate=True)
         else:
-            hidden = ops.relu(hidden)
+            hidden = apply_activation(hidden, self.activation)
         hidden = self._dropout_layer(hidden, training=training)
         return self.output_dense(hidden)
 

@@ -48,7 +48,9 @@ class BertEncoder(PresetMixin, keras.Model):
         num_segments: int, default 2, number of segment (token type) ids.
         dropout: float in [0, 1), default 0.1, on embeddings, residuals and
             attention weights.
-        activation: `"gelu"` (default), `"relu"` or `"swiglu"`.
+        activation: `"gelu"` (default, the exact GELU of BERT and Hugging
+            Face's `hidden_act="gelu"`), `"gelu_approximate"` (the tanh GELU
+            of keras-hub's `BertBackbone`), `"relu"` or `"swiglu"`.
         norm_epsilon: float, default 1e-12.
         **kwargs: `keras.Model` arguments (`name`, `dtype`).
 

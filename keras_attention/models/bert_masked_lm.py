@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from keras_attention import _validation
+from keras_attention.layers.feed_forward import ELEMENTWISE_ACTIVATIONS, apply_activation
 from keras_attention.models._bert_common import BertTask
 from keras_attention.models.bert_encoder import BertEncoder, bert_initializer, bert_inputs
 
@@ -35,15 +37,23 @@ class BertMaskedLM(BertTask):
     """Predicts the tokens at masked positions from a `BertEncoder`.
 
     The encoder's outputs are gathered at `mask_positions` and passed through
-    BERT's masked-LM head: `Dense(hidden_dim, gelu)`, layer normalisation,
-    then the transposed token embedding of the encoder (the output projection
-    is tied to the input embeddings) plus a learned per-token output bias.
+    BERT's masked-LM head: `Dense(hidden_dim)` and its activation (the exact
+    GELU by default), layer normalisation, then the transposed token
+    embedding of the encoder (the output projection is tied to the input
+    embeddings) plus a learned per-token output bias. The head's activation
+    and epsilon are its own: Hugging Face's BERT uses the encoder's
+    (`hidden_act`, `layer_norm_eps`), keras-hub's `BertMaskedLM` the exact
+    GELU and 1e-5 under a tanh-GELU encoder with 1e-12.
     Rows with fewer masked tokens can pad `mask_positions` with any position
     and their labels with 0, and train with
     `SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)`.
 
     Args:
         encoder: a `BertEncoder`; it becomes a nested layer of this model.
+        head_activation: `"gelu"` (default, exact), `"gelu_approximate"`
+            (tanh) or `"relu"`, after the head's transform.
+        head_norm_epsilon: float or None (default): the head's layer-norm
+            epsilon; None takes the encoder's `norm_epsilon`.
         **kwargs: `keras.Model` arguments (`name`, `trainable`). The head
             uses the encoder's dtype policy.
 
@@ -70,19 +80,28 @@ class BertMaskedLM(BertTask):
         for Language Understanding", 2019, §3.1 (Task #1: Masked LM).
     """
 
-    def __init__(self, encoder: BertEncoder, **kwargs):
+    def __init__(
+        self,
+        encoder: BertEncoder,
+        head_activation: str = "gelu",
+        head_norm_epsilon: float | None = None,
+        **kwargs,
+    ):
         self._check_encoder(encoder)
+        _validation.choice("head_activation", head_activation, ELEMENTWISE_ACTIVATIONS)
+        _validation.positive_float("head_norm_epsilon", head_norm_epsilon, allow_none=True)
         dtype = encoder.dtype_policy
         # === Layers ===
         transform = keras.layers.Dense(
             encoder.hidden_dim,
-            activation="gelu",
             kernel_initializer=bert_initializer(),
             dtype=dtype,
             name="mlm_transform",
         )
         transform_norm = keras.layers.LayerNormalization(
-            epsilon=encoder.norm_epsilon, dtype=dtype, name="mlm_transform_norm"
+            epsilon=encoder.norm_epsilon if head_norm_epsilon is None else head_norm_epsilon,
+            dtype=dtype,
+            name="mlm_transform_norm",
         )
         output_bias = _OutputBias(encoder.vocabulary_size, name="mlm_output_bias")
 
@@ -95,14 +114,27 @@ class BertMaskedLM(BertTask):
         x = ops.take_along_axis(
             sequence_output, inputs["mask_positions"][:, :, None], axis=1
         )
-        x = transform_norm(transform(x))
+        x = transform_norm(apply_activation(transform(x), head_activation))
         logits = output_bias(encoder.embedding(x, reverse=True))
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
 
         self.transform = transform
         self.transform_norm = transform_norm
         self.output_bias = output_bias
+        # Not `activation` / `norm_epsilon`: those name the encoder's settings
+        # (what `model.init_from` compares).
+        self.head_activation = head_activation
+        self.head_norm_epsilon = head_norm_epsilon
         self._finish(encoder)
+
+    def get_config(self):
+        # Configs saved before these arguments existed lack them: the
+        # defaults are what the head computed then.
+        return {
+            **super().get_config(),
+            "head_activation": self.head_activation,
+            "head_norm_epsilon": self.head_norm_epsilon,
+        }
 
     @classmethod
     def from_preset(cls, name: str, **overrides) -> "BertMaskedLM":
@@ -116,7 +148,7 @@ class BertMaskedLM(BertTask):
         The head (transform, layer norm, output bias) comes from the
         checkpoint when it has one (Hugging Face `cls.predictions.*`, a
         keras-hub `BertMaskedLM` preset); otherwise it starts random, with a
-        warning.
+        warning. Its activation and epsilon are the source's either way.
         """
         from keras_attention.convert._models import bert_masked_lm
 

@@ -63,7 +63,7 @@ def huggingface_tensors(rng, num_layers=NUM_LAYERS, masked_lm=True, classifier=F
 
     h, i = HIDDEN_DIM, INTERMEDIATE_DIM
     tensors = {
-        "bert.embeddings.word_embeddings.weight": normal(VOCABULARY_SIZE, h, scale=1.0),
+        "bert.embeddings.word_embeddings.weight": normal(VOCABULARY_SIZE, h, scale=0.25),
         "bert.embeddings.position_embeddings.weight": normal(MAX_LENGTH, h, scale=0.5),
         "bert.embeddings.token_type_embeddings.weight": normal(2, h, scale=0.5),
         **norm("bert.embeddings.LayerNorm"),
@@ -145,25 +145,40 @@ def _gelu(x):
     return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)))
 
 
+def _gelu_tanh(x):
+    """Hugging Face's `gelu_new` / `gelu_pytorch_tanh` (GELU's tanh approximation)."""
+    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+
+
+# Hugging Face's `hidden_act` names, as `transformers.activations.ACT2FN` defines them.
+ACTIVATIONS = {"gelu": _gelu, "gelu_new": _gelu_tanh, "gelu_pytorch_tanh": _gelu_tanh,
+               "relu": lambda x: np.maximum(x, 0.0)}
+
+
 def _layer_norm(x, gamma, beta, epsilon=1e-12):
     mean = x.mean(-1, keepdims=True)
     variance = ((x - mean) ** 2).mean(-1, keepdims=True)
     return (x - mean) / np.sqrt(variance + epsilon) * gamma + beta
 
 
-def reference_bert(t: dict, token_ids, segment_ids, num_layers=NUM_LAYERS):
-    """BERT's forward pass in float64 numpy from Hugging Face's parameter names.
+def reference_bert(t: dict, token_ids, segment_ids, num_layers=NUM_LAYERS, hidden_act="gelu",
+                   layer_norm_eps=1e-12):
+    """BERT's forward pass in float64 numpy from Hugging Face's parameter names
+    (`BertModel`): every layer norm uses `layer_norm_eps`, the feed-forward
+    `hidden_act` (config.json's keys).
 
-    Returns `(sequence_output, pooled_output, mlm_hidden)`; `mlm_logits(t,
-    mlm_hidden)` are the masked-LM logits.
+    Returns `(sequence_output, pooled_output)`; `reference_mlm_logits` gives
+    the masked-LM logits.
     """
+    activation = ACTIVATIONS[hidden_act]
     t = {name: np.asarray(value, "float64") for name, value in t.items()}
     linear = lambda x, name: x @ t[f"{name}.weight"].T + t[f"{name}.bias"]  # noqa: E731
+    norm = lambda x, name: _layer_norm(x, t[f"{name}.weight"], t[f"{name}.bias"], layer_norm_eps)  # noqa: E731
     batch, length = token_ids.shape
     x = (t["bert.embeddings.word_embeddings.weight"][token_ids]
          + t["bert.embeddings.position_embeddings.weight"][np.arange(length)][None]
          + t["bert.embeddings.token_type_embeddings.weight"][segment_ids])
-    x = _layer_norm(x, t["bert.embeddings.LayerNorm.weight"], t["bert.embeddings.LayerNorm.bias"])
+    x = norm(x, "bert.embeddings.LayerNorm")
     # (batch, 1, 1, key_length): padded keys get -inf before the softmax.
     key_mask = np.where(token_ids != 0, 0.0, -np.inf)[:, None, None, :]
     head_dim = HIDDEN_DIM // NUM_HEADS
@@ -180,19 +195,22 @@ def reference_bert(t: dict, token_ids, segment_ids, num_layers=NUM_LAYERS):
         weights = np.exp(scores - scores.max(-1, keepdims=True))
         weights /= weights.sum(-1, keepdims=True)
         attended = (weights @ v).transpose(0, 2, 1, 3).reshape(batch, length, HIDDEN_DIM)
-        x = _layer_norm(x + linear(attended, p + "attention.output.dense"),
-                        t[p + "attention.output.LayerNorm.weight"], t[p + "attention.output.LayerNorm.bias"])
-        hidden = _gelu(linear(x, p + "intermediate.dense"))
-        x = _layer_norm(x + linear(hidden, p + "output.dense"),
-                        t[p + "output.LayerNorm.weight"], t[p + "output.LayerNorm.bias"])
+        x = norm(x + linear(attended, p + "attention.output.dense"), p + "attention.output.LayerNorm")
+        hidden = activation(linear(x, p + "intermediate.dense"))
+        x = norm(x + linear(hidden, p + "output.dense"), p + "output.LayerNorm")
     pooled = np.tanh(linear(x[:, 0], "bert.pooler.dense"))
     return x, pooled
 
 
-def reference_mlm_logits(t: dict, hidden):
+def reference_mlm_logits(t: dict, hidden, hidden_act="gelu", layer_norm_eps=1e-12):
+    """`BertForMaskedLM`'s logits for `hidden` (the sequence output at the
+    masked positions): its head transform uses `hidden_act` and `layer_norm_eps` too."""
     t = {name: np.asarray(value, "float64") for name, value in t.items()}
-    x = _gelu(hidden @ t["cls.predictions.transform.dense.weight"].T + t["cls.predictions.transform.dense.bias"])
-    x = _layer_norm(x, t["cls.predictions.transform.LayerNorm.weight"], t["cls.predictions.transform.LayerNorm.bias"])
+    x = ACTIVATIONS[hidden_act](
+        hidden @ t["cls.predictions.transform.dense.weight"].T + t["cls.predictions.transform.dense.bias"]
+    )
+    x = _layer_norm(x, t["cls.predictions.transform.LayerNorm.weight"],
+                    t["cls.predictions.transform.LayerNorm.bias"], layer_norm_eps)
     return x @ t["bert.embeddings.word_embeddings.weight"].T + t["cls.predictions.bias"]
 
 

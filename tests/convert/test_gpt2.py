@@ -29,7 +29,7 @@ def test_keras_hub_preset_logits_match_on_a_padded_batch(preset, rng):
     token_ids, padding_mask = checkpoints.padded_batch(rng)
     expected = checkpoints.keras_hub_logits(backbone, token_ids, padding_mask)
     assert np.abs(expected).max() > 1.0  # logits of a real scale, not all near zero
-    assert _max_difference(model(token_ids), expected, padding_mask) < 1e-4
+    assert _max_difference(model(token_ids), expected, padding_mask) < 1e-5
 
 
 def test_keras_hub_preset_greedy_continuation_matches_gpt2_causal_lm(preset, rng):
@@ -83,7 +83,7 @@ def test_huggingface_logits_match_keras_hubs_huggingface_converter(tmp_path, ten
     backbone = keras_hub.models.GPT2Backbone.from_preset(str(directory))
     token_ids, padding_mask = checkpoints.padded_batch(rng)
     expected = checkpoints.keras_hub_logits(backbone, token_ids, padding_mask)
-    assert _max_difference(model(token_ids), expected, padding_mask) < 1e-4
+    assert _max_difference(model(token_ids), expected, padding_mask) < 1e-5
     # The same weights as the keras-hub preset route: that backbone, saved, converts too.
     backbone.save_to_preset(str(tmp_path / "resaved"))
     resaved = GPTDecoder.from_pretrained(tmp_path / "resaved")
@@ -108,11 +108,28 @@ def test_huggingface_without_prefix_and_with_a_tied_lm_head(tmp_path, rng):
     )
 
 
-def test_huggingface_exact_gelu_config(tmp_path, tensors):
-    directory = checkpoints.write_huggingface(
-        tmp_path / "hf", tensors, checkpoints.huggingface_config(activation_function="gelu", n_inner=128)
-    )
-    assert GPTDecoder.from_pretrained(directory).activation == "gelu"
+def test_huggingface_activation_and_epsilon_come_from_the_config(tmp_path, tensors, rng):
+    """`activation_function` "gelu" (exact) and `layer_norm_epsilon` 1e-3 reach
+    every block and the final norm. keras-hub's converter fixes the tanh GELU and
+    1e-5, so its backbone is given the config's settings to serve as the reference."""
+    import keras
+    import keras_hub
+
+    config = checkpoints.huggingface_config(activation_function="gelu", layer_norm_epsilon=1e-3, n_inner=128)
+    directory = checkpoints.write_huggingface(tmp_path / "hf", tensors, config)
+    model = GPTDecoder.from_pretrained(directory)
+    assert (model.activation, model.norm_epsilon) == ("gelu", 1e-3)
+    backbone = keras_hub.models.GPT2Backbone.from_preset(str(directory))
+    token_ids, padding_mask = checkpoints.padded_batch(rng)
+    as_converted = checkpoints.keras_hub_logits(backbone, token_ids, padding_mask)
+    for layer in backbone.transformer_layers:
+        layer._feedforward_intermediate_dense.activation = keras.activations.gelu
+        layer._self_attention_layer_norm.epsilon = layer._feedforward_layer_norm.epsilon = 1e-3
+    backbone.layer_norm.epsilon = 1e-3
+    expected = checkpoints.keras_hub_logits(backbone, token_ids, padding_mask)
+    assert _max_difference(model(token_ids), expected, padding_mask) < 1e-5
+    # A check that the comparison can fail: the settings keras-hub fixes are 1e-4 or more away.
+    assert _max_difference(model(token_ids), as_converted, padding_mask) > 1e-4
 
 
 # === Bad input: a clear error naming the tensor or file ===

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_attention.convert import load_bert_tokenizer, read_bert_checkpoint
+from keras_attention.convert import ConversionError, load_bert_tokenizer, read_bert_checkpoint
 from keras_attention.models import BertClassifier, BertEncoder, BertMaskedLM
 from tests.convert import checkpoints
 
@@ -35,25 +35,48 @@ def test_encoder_matches_keras_hubs_huggingface_converter(directory, rng):
     expected = backbone({"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask})
     real = padding_mask.astype(bool)
     difference = np.abs(np.asarray(outputs["sequence_output"]) - np.asarray(expected["sequence_output"]))
-    assert difference[real].max() < 1e-4
-    np.testing.assert_allclose(outputs["pooled_output"], expected["pooled_output"], atol=1e-4, rtol=0)
+    assert difference[real].max() < 1e-5
+    np.testing.assert_allclose(outputs["pooled_output"], expected["pooled_output"], atol=1e-5, rtol=0)
 
 
-def test_encoder_and_masked_lm_match_a_numpy_bert(directory, tensors, rng):
+@pytest.mark.parametrize(
+    "hidden_act, layer_norm_eps",
+    [
+        ("gelu", 1e-12),  # BERT's: the exact (erf) GELU
+        # The tanh GELU (2e-3 from the exact one in the logits here), and an
+        # epsilon far enough from BERT's to count (1e-3: 1e-2 in the logits).
+        ("gelu_new", 1e-3),
+        ("gelu_pytorch_tanh", 1e-12),
+    ],
+)
+def test_encoder_and_masked_lm_match_a_numpy_bert(tmp_path, tensors, rng, hidden_act, layer_norm_eps):
+    """The config's `hidden_act` and `layer_norm_eps` reach the blocks, the
+    embeddings' norm and the masked-LM head, as in Hugging Face's BertForMaskedLM."""
+    config = checkpoints.huggingface_config(hidden_act=hidden_act, layer_norm_eps=layer_norm_eps)
+    directory = checkpoints.write_huggingface(tmp_path / "hf", tensors, config)
     token_ids, segment_ids, padding_mask = checkpoints.padded_batch(rng)
-    sequence, pooled = checkpoints.reference_bert(tensors, token_ids, segment_ids)
+    sequence, pooled = checkpoints.reference_bert(
+        tensors, token_ids, segment_ids, hidden_act=hidden_act, layer_norm_eps=layer_norm_eps
+    )
     model = BertMaskedLM.from_pretrained(directory)
     outputs = model.encoder({"token_ids": token_ids, "segment_ids": segment_ids})
     real = padding_mask.astype(bool)
-    assert np.abs(np.asarray(outputs["sequence_output"]) - sequence)[real].max() < 1e-4
-    assert np.abs(np.asarray(outputs["pooled_output"]) - pooled).max() < 1e-4
+    assert np.abs(np.asarray(outputs["sequence_output"]) - sequence)[real].max() < 1e-5
+    assert np.abs(np.asarray(outputs["pooled_output"]) - pooled).max() < 1e-5
     mask_positions = np.array([[1, 3], [2, 4], [0, 7]], "int32")
     logits = model({"token_ids": token_ids, "segment_ids": segment_ids, "mask_positions": mask_positions})
     expected = checkpoints.reference_mlm_logits(
-        tensors, np.take_along_axis(sequence, mask_positions[:, :, None], axis=1)
+        tensors, np.take_along_axis(sequence, mask_positions[:, :, None], axis=1), hidden_act, layer_norm_eps
     )
-    # Logits reach ~20 here: 1e-4 relative to their scale.
-    assert np.abs(np.asarray(logits) - expected).max() < 1e-4 * np.abs(expected).max()
+    assert np.abs(expected).max() > 1.0  # logits of a real scale (~5), not all near zero
+    np.testing.assert_allclose(np.asarray(logits), expected, atol=1e-5, rtol=0)
+
+
+def test_an_unknown_activation_is_refused(tmp_path, tensors):
+    config = checkpoints.huggingface_config(hidden_act="quick_gelu")
+    directory = checkpoints.write_huggingface(tmp_path / "hf", tensors, config)
+    with pytest.raises(ConversionError, match=r"config\.json: hidden_act='quick_gelu' is not supported"):
+        BertEncoder.from_pretrained(directory)
 
 
 def test_classifier_head_and_labels_come_from_the_checkpoint(tmp_path, rng):
@@ -67,7 +90,7 @@ def test_classifier_head_and_labels_come_from_the_checkpoint(tmp_path, rng):
     token_ids, segment_ids, _ = checkpoints.padded_batch(rng)
     _, pooled = checkpoints.reference_bert(tensors, token_ids, segment_ids)
     expected = pooled @ tensors["classifier.weight"].T + tensors["classifier.bias"]
-    np.testing.assert_allclose(model({"token_ids": token_ids, "segment_ids": segment_ids}), expected, atol=1e-4)
+    np.testing.assert_allclose(model({"token_ids": token_ids, "segment_ids": segment_ids}), expected, atol=1e-5)
     with pytest.raises(ValueError, match="3 classes"):
         BertClassifier.from_pretrained(checkpoint, num_classes=5)
 
@@ -83,7 +106,7 @@ def test_a_bare_bert_model_without_prefix_and_with_old_norm_names(tmp_path, tens
     token_ids, segment_ids, padding_mask = checkpoints.padded_batch(rng)
     _, pooled = checkpoints.reference_bert(tensors, token_ids, segment_ids)
     outputs = BertEncoder.from_pretrained(directory)({"token_ids": token_ids, "segment_ids": segment_ids})
-    np.testing.assert_allclose(outputs["pooled_output"], pooled, atol=1e-4)
+    np.testing.assert_allclose(outputs["pooled_output"], pooled, atol=1e-5)
 
 
 def test_lower_casing_follows_the_tokenizer_config(tmp_path, tensors):

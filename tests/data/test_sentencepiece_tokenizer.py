@@ -73,3 +73,26 @@ def test_id_to_token_matches_sentencepiece(tmp_path):
     for bad in (-1, tokenizer.vocabulary_size, 1.0, True):
         with pytest.raises(ValueError, match=re.escape(f"i={bad!r}")):
             tokenizer.id_to_token(bad)
+
+
+def test_the_tokenizer_outlives_keras_clear_session():
+    """`keras.backend.clear_session()` clears TensorFlow's kernel cache, which
+    freed tensorflow-text's model ("Resource ... SentencepieceResource does
+    not exist"): the tokenizer still works eagerly and in a `tf.data` map
+    built afterwards."""
+    import keras
+
+    texts = [text for pair in date_pairs(200) for text in pair]
+    tokenizer = SentencePieceTokenizer.train(texts, vocabulary_size=400, show_progress=False)
+    expected = tokenizer.tokenize(texts[:4]).to_list()
+    keras.backend.clear_session()
+    assert tokenizer.tokenize(texts[:4]).to_list() == expected
+    keras.backend.clear_session()
+    dataset = tf.data.Dataset.from_tensor_slices(texts[:4]).map(tokenizer.tokenize)
+    assert [ids.tolist() for ids in dataset.as_numpy_iterator()] == expected
+    assert decoded(tokenizer.detokenize(tf.ragged.constant(expected))) == texts[:4]
+
+
+def test_train_refuses_a_vocabulary_without_room_for_its_byte_pieces():
+    with pytest.raises(ValueError, match=r"larger than the 263 special and byte pieces.*vocabulary_size=200"):
+        SentencePieceTokenizer.train(["a b c"], vocabulary_size=200, show_progress=False)

@@ -20,6 +20,7 @@ METRICS = {
     "splits": {"random": {"accuracy": 0.5, "examples": 12}},
     "samples": [{"text": "good film", "prediction": "positive", "label": "positive"}],
     "per_class": [0.1, 0.2],
+    "signatures": {"bleu": "nrefs:1|case:mixed|tok:13a"},
     "data": {"train_examples": 1200, "validation_examples": 30, "test_examples": 12},
 }
 
@@ -66,7 +67,8 @@ def test_the_facts_come_from_the_task_model_and_metrics(exported):
                              "test_examples": 12}
     # Samples and lists are left out; the rest is kept as it is.
     assert facts["metrics"] == {"accuracy": 0.123456, "test_examples": 12,
-                                "splits": {"random": {"accuracy": 0.5, "examples": 12}}}
+                                "splits": {"random": {"accuracy": 0.5, "examples": 12}},
+                                "signatures": {"bleu": "nrefs:1|case:mixed|tok:13a"}}
     assert facts["limits"] == task.serving_limits(model)
     assert facts["versions"]["keras-attention"] == keras_attention.__version__
     assert (facts["versions"]["tensorflow"], facts["versions"]["keras"]) == (tf.__version__, keras.__version__)
@@ -90,6 +92,8 @@ def test_the_card_says_the_recipe_data_metrics_signatures_limits_and_versions(ex
     assert "| accuracy | 0.1235 |" in card  # four significant digits
     assert "| splits.random.accuracy | 0.5 |" in card and "| splits.random.examples | 12 |" in card
     assert "samples" not in card and "per_class" not in card
+    # sacreBLEU's signature keeps to its cell: its "|" would start new columns.
+    assert "| signatures.bleu | `nrefs:1\\|case:mixed\\|tok:13a` |" in card
     assert "### `serving_default`" in card and "### `token_ids_to_logits`" in card
     assert '| output | `probabilities` | float32 | `["batch", 2]` |' in card
     assert '| input | `token_ids` | int32 | `["batch", null]` |' in card

@@ -168,6 +168,20 @@ def test_language_model_export_matches_generate(runs):
     assert _isolated(out / "export" / "1", mixed)["text"] == greedy
 
 
+def test_language_model_export_writes_each_prompt_back_exactly(runs):
+    """The served text is the prompt and its continuation: the prompt comes
+    back character for character (quotes, prices, URLs, accents, spaces)
+    from the SavedModel alone, whose tokenizer is the run's SentencePiece."""
+    from tests.reference.everyday_text import everyday_prompts
+
+    out, task, model = runs["gpt-mini"]
+    prompts = everyday_prompts(task.tokenizer, model.max_sequence_length - 3)
+    assert len(prompts) >= 10
+    served = _isolated(out / "export" / "1", _lm_inputs(prompts, 1))
+    assert served["truncated"] == [False] * len(prompts)
+    assert [text[: len(prompt)] for text, prompt in zip(served["text"], prompts)] == prompts
+
+
 def test_language_model_predict_continues_each_prompt_as_served(runs):
     """`predict` (the CLI's `generate`, evaluation's samples) gives each prompt
     its own `max_new_tokens`, as the export does, even beside longer prompts."""

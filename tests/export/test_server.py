@@ -455,6 +455,23 @@ def versioned(trained, tmp_path_factory):
     _stop(process)
 
 
+def test_served_text_comes_back_as_it_went_in(trained, versioned):
+    """Over REST (JSON), each everyday prompt comes back exactly at the start
+    of its answer: no escaping, normalisation or spacing of ours between."""
+    from tests.reference.everyday_text import everyday_prompts
+
+    _, task, model = trained("gpt-mini")
+    prompts = everyday_prompts(task.tokenizer, model.max_sequence_length - 3)
+    assert len(prompts) >= 10
+    base, _, _ = versioned
+    request = {"instances": [{"prompt": prompt, "max_new_tokens": 1, "temperature": 0.0, "top_k": 0,
+                              "top_p": 1.0} for prompt in prompts]}
+    status, body = _post(base + ":predict", request)
+    assert status == 200, body
+    answers = [row["text"] for row in body["predictions"]]
+    assert [text[: len(prompt)] for text, prompt in zip(answers, prompts)] == prompts
+
+
 def test_a_base_directory_serves_its_newest_version(versioned):
     versioned, _, _ = versioned
     status, body = _request(versioned)

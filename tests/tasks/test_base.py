@@ -78,7 +78,7 @@ def test_the_base_leaves_the_task_specific_parts_to_subclasses():
 
 
 def test_prepare_tokenizers_learns_from_the_training_split_and_reuses_a_saved_one(tmp_path):
-    task = _task({"vocabulary_size": 40})
+    task = _task({"vocabulary_size": 40, "tokenizer": "wordpiece"})
     task.load_data()
     assert task.tokenizer_texts() == {"tokenizer": task.train_examples}
     task.prepare_tokenizers(tmp_path, show_progress=False)

@@ -72,7 +72,7 @@ def _tiny_hypermodel(space=None, **training):
 
     recipe = validate_recipe({
         "model": {"preset": "transformer_tiny"},
-        "data": {"num_examples": 200, "vocabulary_size": 200, "max_length": 20},
+        "data": {"num_examples": 200, "vocabulary_size": 400, "max_length": 20},
         "training": {"batch_size": 16, "epochs": 2, **training},
     })
     task = get_task(recipe)
