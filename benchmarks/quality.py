@@ -55,7 +55,6 @@ import os
 import random
 import re
 import string
-import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -547,23 +546,13 @@ def main():
     lower_case = tokenizer.lower_case
     print(f"tokenizer: {args.tokenizer} learned from the training pairs, {vocabulary_size} ids, "
           f"lower-casing {lower_case}, shared by both models", flush=True)
-    tokenizer_directory = tempfile.TemporaryDirectory()
-    tokenizer.save(tokenizer_directory.name)
-
-    def seed_everything():
-        # Seeding TensorFlow clears its kernel cache, which holds a
-        # SentencePiece model's resource: the task's tokenizer is loaded again.
-        keras.utils.set_random_seed(args.seed)
-        task.tokenizers = {"tokenizer": data.load_tokenizer(tokenizer_directory.name)}
 
     # --- models ----------------------------------------------------------
     config = Seq2SeqTransformer.presets[args.preset]["config"]
-    seed_everything()
+    keras.utils.set_random_seed(args.seed)
     ours = task.build_model()
-    seed_everything()
+    keras.utils.set_random_seed(args.seed)
     peer = keras_hub_seq2seq(config, vocabulary_size, args.max_length, args.head, args.peer_activation)
-    tokenizer = task.tokenizers["tokenizer"]
-    tokenizer_directory.cleanup()
 
     batches = materialised_batches(task, args.steps)
     if len(batches) < args.steps:
