@@ -141,6 +141,9 @@ class SentencePieceTokenizer(BaseTokenizer):
         self.mask_id = self._first_piece_id("[MASK]", "<mask>")
         self.cls_id = self._first_piece_id("[CLS]", "<cls>")
         self.sep_id = self._first_piece_id("[SEP]", "<sep>")
+        # Whether a character without a piece is spelt in UTF-8 bytes (as
+        # `train` learns it), not mapped to [UNK].
+        self.byte_fallback = self._piece_id("<0x00>") != self.unk_id
 
     def _new_processor(self) -> tf_text.SentencepieceTokenizer:
         return tf_text.SentencepieceTokenizer(model=self._model, out_type=tf.int32)

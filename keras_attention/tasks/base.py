@@ -533,11 +533,16 @@ class Task:
     @staticmethod
     def _vocabulary_limit(name: str, tokenizer) -> str:
         lower = getattr(tokenizer, "lower_case", None)
-        case = {True: ", lower-cased and accent-stripped", False: ", case kept"}.get(lower, "")
+        lowered = "lower-cased" if tokenizer.kind == "sentencepiece" else "lower-cased and accent-stripped"
+        case = {True: f", {lowered}", False: ", case kept"}.get(lower, "")
         pad_id = getattr(tokenizer, "pad_id", 0)
         padding = "no id being padding" if pad_id is None else f"{pad_id} being padding"
-        unknown = ("words it cannot spell become [UNK]" if getattr(tokenizer, "unk_id", 0) is not None
-                   else "text is spelt in bytes (a byte the vocabulary lacks is dropped)")
+        if getattr(tokenizer, "byte_fallback", False):
+            unknown = "a character it did not learn is spelt in UTF-8 bytes, never [UNK]"
+        elif getattr(tokenizer, "unk_id", 0) is not None:
+            unknown = "words it cannot spell become [UNK]"
+        else:
+            unknown = "text is spelt in bytes (a byte the vocabulary lacks is dropped)"
         return (f"Vocabulary ({name}): {tokenizer.vocabulary_size:,} {type(tokenizer).__name__} "
                 f"tokens{case}; {unknown}. `token_ids_to_logits` takes ids "
                 f"in [0, {tokenizer.vocabulary_size}), {padding}.")

@@ -445,7 +445,8 @@ def test_every_export_carries_a_model_card(trained, tmp_path):
     # Limits: length, truncation, vocabulary, the output constraint.
     length = recipe.data.max_length
     assert f"Input texts are cut to their first {length} token ids (`truncated` says which were)." in card
-    assert f"Vocabulary (tokenizer): {task.tokenizer.vocabulary_size:,} WordPieceTokenizer tokens" in card
+    assert (f"Vocabulary (tokenizer): {task.tokenizer.vocabulary_size:,} SentencePieceTokenizer tokens, "
+            "lower-cased; a character it did not learn is spelt in UTF-8 bytes, never [UNK]") in card
     constraint = recipe.evaluation.output_constraint
     assert (f"Output constraint `{constraint}`" if constraint else "No output constraint") in card
     # Versions and date.
