@@ -181,7 +181,7 @@ class SentencePieceTokenizer(BaseTokenizer):
         vocabulary_size: int = 8000,
         lower_case: bool = False,
         show_progress: bool = True,
-        model_type: str = "unigram",
+        model_type: str = "bpe",
     ) -> SentencePieceTokenizer:
         """Learns a lossless SentencePiece model from text (see the class docstring).
 
@@ -201,7 +201,10 @@ class SentencePieceTokenizer(BaseTokenizer):
                 text.
             show_progress: bool, default True. Print a progress bar while
                 reading the texts.
-            model_type: "unigram" (default) or "bpe".
+            model_type: "bpe" (default) or "unigram". BPE's pieces start
+                words more often ("▁def"), where unigram's often leave a lone
+                "▁" in front of a word's pieces; the docstring summariser
+                learned with BPE (ROUGE-L 0.158) and not with unigram (0.044).
 
         Returns:
             A `SentencePieceTokenizer`.
