@@ -175,8 +175,8 @@ def test_language_model_export_writes_each_prompt_back_exactly(runs):
     from tests.reference.everyday_text import everyday_prompts
 
     out, task, model = runs["gpt-mini"]
-    prompts = everyday_prompts(task.tokenizer, model.max_sequence_length - 3)
-    assert len(prompts) >= 10
+    prompts = everyday_prompts(task.tokenizer, task.data_config.max_length - 2)
+    assert len(prompts) >= 6
     served = _isolated(out / "export" / "1", _lm_inputs(prompts, 1))
     assert served["truncated"] == [False] * len(prompts)
     assert [text[: len(prompt)] for text, prompt in zip(served["text"], prompts)] == prompts

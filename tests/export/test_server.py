@@ -461,8 +461,8 @@ def test_served_text_comes_back_as_it_went_in(trained, versioned):
     from tests.reference.everyday_text import everyday_prompts
 
     _, task, model = trained("gpt-mini")
-    prompts = everyday_prompts(task.tokenizer, model.max_sequence_length - 3)
-    assert len(prompts) >= 10
+    prompts = everyday_prompts(task.tokenizer, task.data_config.max_length - 2)
+    assert len(prompts) >= 6
     base, _, _ = versioned
     request = {"instances": [{"prompt": prompt, "max_new_tokens": 1, "temperature": 0.0, "top_k": 0,
                               "top_p": 1.0} for prompt in prompts]}
