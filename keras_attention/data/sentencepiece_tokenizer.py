@@ -163,6 +163,11 @@ class SentencePieceTokenizer(BaseTokenizer):
                 self._sentencepiece = self._new_processor()
         return self._sentencepiece
 
+    def trace_key(self):
+        """The live tensorflow-text tokenizer's id: after `clear_session` made
+        it anew, a function traced with the old one must be traced again."""
+        return id(self._processor())
+
     def _piece_id(self, piece: str) -> int:
         return int(self._processor().string_to_id(piece))
 

@@ -174,6 +174,12 @@ class BaseTokenizer(tf.Module):
     def _detokenize_batch(self, token_ids: tf.RaggedTensor) -> tf.Tensor:
         raise NotImplementedError
 
+    def trace_key(self):
+        """A value that changes when a function traced with this tokenizer
+        must be traced again (its TensorFlow resources were made anew);
+        None: never."""
+        return None
+
     def id_to_token(self, i: int) -> str:
         """The token with id `i`; raises ValueError if `i` is out of range."""
         if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not (

@@ -186,7 +186,8 @@ class TranslationTask(Task):
         """`translate` traced once for any batch size, per model and decoding
         settings (a trace bakes them in, so they are part of the key)."""
         key = (id(model), self.recipe.evaluation, self.data_config.max_length,
-               id(self.source_tokenizer), id(self.target_tokenizer))
+               id(self.source_tokenizer), id(self.target_tokenizer),
+               self.source_tokenizer.trace_key(), self.target_tokenizer.trace_key())
         cache = self.__dict__.setdefault("_translate_functions", {})
         if key not in cache:
             cache[key] = tf.function(

@@ -91,6 +91,11 @@ def test_the_tokenizer_outlives_keras_clear_session():
     dataset = tf.data.Dataset.from_tensor_slices(texts[:4]).map(tokenizer.tokenize)
     assert [ids.tolist() for ids in dataset.as_numpy_iterator()] == expected
     assert decoded(tokenizer.detokenize(tf.ragged.constant(expected))) == texts[:4]
+    # A function traced before clear_session holds the freed model: trace_key
+    # changes, so its owner (a task's cached decode function) traces again.
+    key = tokenizer.trace_key()
+    keras.backend.clear_session()
+    assert tokenizer.trace_key() != key
 
 
 def test_train_refuses_a_vocabulary_without_room_for_its_byte_pieces():

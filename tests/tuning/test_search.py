@@ -28,7 +28,7 @@ num_heads = [2, 3, 4]
 num_layers = [1]
 [overrides]
 "data.num_examples" = 500
-"data.vocabulary_size" = 200
+"data.vocabulary_size" = 400
 "data.max_length" = 20
 "data.validation_fraction" = 0.1
 "training.epochs" = 1
