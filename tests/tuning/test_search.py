@@ -267,7 +267,7 @@ clipnorm = [1.0, 5.0]
 gradient_accumulation_steps = [1, 2]
 schedule = ["cosine", "constant"]
 learning_rate = [0.0005, 0.005]
-warmup_steps = [2, 4]
+warmup_steps = [1, 2]  # schedules count updates: 4 with accumulation 2
 [overrides]"""))
     out = tmp_path / "search"
     assert main(["tune", str(path), "--out", str(out)]) == 0
