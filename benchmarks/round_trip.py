@@ -46,7 +46,7 @@ def main(argv=None):
     train, held_out = docstrings[: len(docstrings) // 2], docstrings[len(docstrings) // 2:]
     print(f"{len(train)} docstrings to learn from, {len(held_out)} held out, {len(EVERYDAY)} everyday "
           f"strings; vocabulary size {args.vocabulary_size}, lower_case={args.lower_case}")
-    print(f"| tokenizer | held-out docstrings | training docstrings | everyday strings |")
+    print("| tokenizer | held-out docstrings | training docstrings | everyday strings |")
     print("|---|---|---|---|")
     examples = {}
     for name, tokenizer_class in (("SentencePiece (ours, lossless)", data.SentencePieceTokenizer),
