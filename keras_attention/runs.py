@@ -87,21 +87,28 @@ class Run:
     def kind(self) -> str:
         return self.task.kind
 
-    def predict(self, texts: list[str] | str, **decoding) -> list[str] | str:
+    def predict(self, texts: list[str] | str, constrained: bool = True, **decoding) -> list[str] | str:
         """The task's answers for `texts`: translations, continuations or labels,
         decoded exactly as the export serves them.
 
         Args:
             texts: the inputs, or one input as a `str` (answered with one `str`).
+            constrained: bool, default True. False answers the model's best
+                beam as it is, without the recipe's
+                `evaluation.output_constraint` (which answers "" where no beam
+                satisfies it): what an undertrained model really writes.
             **decoding: the run's `[evaluation]` decoding settings to change for
                 this call, among the task's `decoding_keys` (translation:
-                `beam_size`, `length_penalty`; language model:
-                `max_new_tokens`, `temperature`, `top_k`, `top_p`), checked as
-                a recipe checks them.
+                `beam_size`, `length_penalty`, `no_repeat_ngram_size`; language
+                model: `max_new_tokens`, `temperature`, `top_k`, `top_p`),
+                checked as a recipe checks them.
         """
         if isinstance(texts, str):
-            return self.predict([texts], **decoding)[0]
-        return self.with_decoding(**decoding).task.predict(self.model, list(texts))
+            return self.predict([texts], constrained, **decoding)[0]
+        run = self.with_decoding(**decoding)
+        if not constrained and self.recipe.evaluation.output_constraint:
+            run = run._with_evaluation(output_constraint=None)
+        return run.task.predict(self.model, list(texts))
 
     def with_decoding(self, **decoding) -> "Run":
         """This run with other decoding settings (the files are not changed).
@@ -117,8 +124,11 @@ class Run:
             raise ValueError(
                 f"A {self.kind} run takes no decoding setting {unknown}. It takes: {accepted}."
             )
+        return self._with_evaluation(**decoding)
+
+    def _with_evaluation(self, **values) -> "Run":
         task = copy.copy(self.task)
-        task.recipe = self.recipe.replace(evaluation=decoding)
+        task.recipe = self.recipe.replace(evaluation=values)
         return Run(self.directory, task.recipe, task, self.model)
 
     def evaluate(self, test_file: str | Path | None = None, *, data: str | None = None,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from keras_attention.cli import main
-from keras_attention.data import date_pairs
+from keras_attention.data import date_pairs, is_iso_date
 from keras_attention.runs import Run
 from tests.data.test_sentencepiece_tokenizer import PROJECT_IDS, _train_sentencepiece
 from tests.tiny import COMMON, TINY, sets
@@ -139,7 +139,6 @@ def test_translate_a_file_into_a_file(tiny_runs, tmp_path, capsys):
         (["--input", "EMPTY"], "is empty"),
         (["--input", "MISSING"], "no such file"),
         (["hello", "--input", "EMPTY"], "texts or --input"),
-        (["hello", "--top-k", "3"], "takes no decoding setting \\['top_k'\\]. It takes: beam_size, length_penalty"),
         (["hello", "--beam-size", "0"], "`evaluation.beam_size` must be >= 1"),
         (["hello", "--no-repeat-ngram-size", "-1"], "`evaluation.no_repeat_ngram_size` must be"),
     ],
@@ -155,9 +154,51 @@ def test_bad_prediction_requests_exit_2(tiny_runs, tmp_path, capsys, arguments, 
 
 
 @pytest.mark.slow
-def test_classify_takes_no_decoding_flag(tiny_runs, capsys):
-    assert main(["classify", str(tiny_runs["classification"]), "some text", "--beam-size", "4"]) == 2
-    assert "A classification run takes no decoding setting ['beam_size']" in capsys.readouterr().err
+def test_a_decoding_setting_the_task_does_not_take_is_named(tiny_runs):
+    run = Run.load(tiny_runs["classification"])
+    with pytest.raises(ValueError, match=r"A classification run takes no decoding setting \['beam_size'\]"):
+        run.predict("some text", beam_size=4)
+    with pytest.raises(ValueError, match=r"takes no decoding setting \['top_k'\]. It takes: beam_size"):
+        Run.load(tiny_runs["translation"]).predict("hello", top_k=3)
+
+
+@pytest.mark.slow
+def test_answers_emptied_by_the_output_constraint_are_explained(tiny_runs, tmp_path, capsys):
+    import shutil
+
+    import numpy as np
+
+    run_dir = Path(shutil.copytree(tiny_runs["translation"], tmp_path / "run"))
+    run = Run.load(run_dir)
+    assert run.recipe.evaluation.output_constraint == "iso_date"
+    # The tiny run is undertrained and answers [END] at once. With [END]'s
+    # (tied) embedding zeroed its logit is 0, below the best of the others:
+    # the model now writes pieces up to its length limit.
+    table = run.model.decoder_embedding.token_embedding.embeddings
+    rows = table.numpy()
+    rows[run.task.target_tokenizer.end_id] = 0.0
+    table.assign(rows)
+    run.model.save(run_dir / "model.keras")
+    run = Run.load(run_dir)
+    assert np.all(run.model.decoder_embedding.token_embedding.embeddings.numpy() == rows)
+    texts = ["March 5, 2024", "the 1st of May, 1999", "5 nov. 2021"]
+    # What it writes is no ISO date, so the constraint answers "" (never a
+    # made-up date) ...
+    raw = run.predict(texts, constrained=False)
+    assert all(raw) and not any(is_iso_date(raw).numpy())
+    assert run.predict(texts) == ["", "", ""]
+    # ... and the command says why, and how to see what the model wrote.
+    assert main(["translate", str(run_dir), *texts]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [f"{text}\t" for text in texts]
+    assert "3 of 3 answers are \"\": no beam of the model satisfied the output constraint `iso_date`" in captured.err
+    assert "--no-constraint shows what the model wrote" in captured.err
+    assert main(["translate", str(run_dir), *texts, "--no-constraint"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [f"{text}\t{answer}" for text, answer in zip(texts, raw)]
+    assert captured.err == ""
+    # One str in, one str out, with or without the constraint.
+    assert run.predict(texts[0], constrained=False) == raw[0]
 
 
 @pytest.mark.slow

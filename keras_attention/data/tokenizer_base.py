@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 
-import keras
 import numpy as np
 import tensorflow as tf
+
+from keras_attention._progress import progress_bar
 
 __all__ = ["BaseTokenizer"]
 
@@ -91,7 +92,7 @@ def text_batches(texts, show_progress: bool = False):
 
     if not show_progress:
         return batches
-    progress = keras.utils.Progbar(num_batches, unit_name="batch")
+    progress = progress_bar(num_batches, "batch")
 
     def counted_batches():
         for step, batch in enumerate(batches(), start=1):

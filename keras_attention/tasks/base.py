@@ -129,15 +129,11 @@ class Task:
             takes `model.overrides`.
         embedded: `{"embedded:NAME": function returning the examples}`.
         tunable: whether `keras-attention tune` can search this task's model.
-        command: the CLI verb that answers texts with a run of this task
-            (`translate`, `generate`, `classify`), or None.
     """
 
     kind = ""
     # The `[evaluation]` keys a caller may change per prediction (`Run.predict`).
     decoding_keys: tuple = ()
-    command: str | None = None
-    command_help = ""
     preset_class: type | None = None
     embedded: dict = {}
     tunable = True

@@ -21,8 +21,6 @@ class ClassificationTask(BertEncoderTask):
     """Labelled text -> BertClassifier; accuracy on the test split."""
 
     kind = "classification"
-    command = "classify"
-    command_help = "label texts with a trained classification run"
     embedded = {
         "embedded:docstring_topics": lambda task: list(zip(*data.docstring_topics()))
     }

@@ -40,9 +40,7 @@ class LanguageModelTask(TextTask):
     """Plain text -> GPTDecoder; perplexity on the test split, sample continuations."""
 
     kind = "language_model"
-    command = "generate"
     decoding_keys = ("max_new_tokens", "temperature", "top_k", "top_p")
-    command_help = "continue prompts with a trained language-model run"
     preset_class = GPTDecoder
     searches_normalization = False  # always pre-LN, as GPT-2
 

@@ -61,9 +61,7 @@ class TranslationTask(Task):
     scored the same way (summarisation: the first sentence)."""
 
     kind = "translation"
-    command = "translate"
     decoding_keys = ("beam_size", "length_penalty", "no_repeat_ngram_size")
-    command_help = "translate texts with a trained translation run"
     preset_class = Seq2SeqTransformer
     embedded = {
         "embedded:dates": _embedded_dates,

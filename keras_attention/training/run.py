@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -40,6 +39,7 @@ from pathlib import Path
 import keras
 
 from keras_attention._files import DirectoryLock, write_text_atomically
+from keras_attention._progress import progress_verbosity
 from keras_attention.export.saved_model import (
     add_version,
     check_export_base,
@@ -224,7 +224,7 @@ def _fit(task, recipe: Recipe, strategy, work: Path, chief: bool, log) -> tuple[
             callbacks=callbacks,
             shuffle=False,  # the tf.data pipeline shuffles, deterministically
             # Live progress bars on a terminal, one line per epoch in logs.
-            verbose=(1 if sys.stdout.isatty() else 2) if chief else 0,
+            verbose=progress_verbosity() if chief else 0,
         )
     fitted = {"training_seconds": time.time() - started}
     for callback in callbacks:

@@ -149,3 +149,15 @@ def test_config_round_trip_and_missing_files(tmp_path):
     assert saved_file(directory, "vocab.txt") == str(directory / "vocab.txt")
     with pytest.raises(FileNotFoundError, match="No model.spm in"):
         saved_file(directory, "model.spm")
+
+
+def test_progress_written_to_a_log_is_one_plain_line(capsys):
+    from keras_attention.data.tokenizer_base import text_batches
+
+    # Under pytest stdout is a file, as when a command's output goes to a log:
+    # no colour codes or carriage returns, one line once the texts are read.
+    batches = list(text_batches([f"text {i}" for i in range(3000)], show_progress=True)())
+    assert sum(len(batch) for batch in batches) == 3000
+    printed = capsys.readouterr().out
+    assert "\x1b" not in printed and "\r" not in printed and "\b" not in printed
+    assert len(printed.splitlines()) == 1 and printed.startswith(f"{len(batches)}/{len(batches)}")
