@@ -228,7 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--overwrite", action="store_true",
         help="replace an unversioned export of an earlier keras-attention at --out by a base "
-        "holding version 1 (never anything else)",
+        "holding version 1, when its marker lists every file in it, unchanged (never a version "
+        "directory or anything else)",
     )
     export.set_defaults(handler=_export)
 

@@ -199,10 +199,12 @@ class Run:
         The SavedModel goes to `path/N`, `N` one more than the highest version
         there (1 in a new base), and older versions stay, as TF Serving
         expects; its model card carries the run's `metrics.json`. A `path`
-        that is a run directory, a file, a link or a directory of other
-        things raises `FileExistsError`; `overwrite` only lets an unversioned
-        export of an earlier keras-attention be replaced by a base holding
-        version 1 (see `keras_attention.export.saved_model`).
+        that is a run directory, a file, a link, a version directory
+        (`RUN/export/1`) or a directory of other things raises
+        `FileExistsError`; `overwrite` only lets an unversioned export of an
+        earlier keras-attention whose marker lists every file in it, unchanged,
+        be replaced by a base holding version 1 (see
+        `keras_attention.export.saved_model`).
 
         Returns:
             The new version's directory.
