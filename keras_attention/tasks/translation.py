@@ -65,6 +65,8 @@ class TranslationTask(Task):
     decoding_keys = ("beam_size", "length_penalty", "no_repeat_ngram_size")
     command_help = "translate texts with a trained translation run"
     preset_class = Seq2SeqTransformer
+    smallest_max_length = 2
+    smallest_max_length_reason = "a target's [START] and [END]"
     embedded = {
         "embedded:dates": _embedded_dates,
         "embedded:docstring_summaries": _embedded_docstring_summaries,
