@@ -192,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", help="re-read and re-split this data file (default: the run's saved test split)")
     evaluate.add_argument(
         "--test", help="score every example of this file (your test set), with the run's vocabularies "
-        "and labels; writes RUN/evaluation-<name>.json"
+        "and labels; blank and malformed lines are reported by number; writes "
+        "RUN/evaluation-<name>.json"
     )
     evaluate.set_defaults(handler=_evaluate)
 

@@ -211,8 +211,15 @@ class Task:
     # --- data -------------------------------------------------------------
 
     def read_file(self, path: str) -> list:
-        """The examples of a data file of this task's format."""
+        """The examples of a data file of this task's format; what the reader
+        found (malformed and skipped lines) goes to `self.report`."""
         raise NotImplementedError
+
+    def read_test_file(self, path: str) -> list:
+        """The examples of a test file of yours (`keras-attention evaluate
+        --test`), read as `read_file` reads data: a task whose right answer
+        may be empty takes an empty expected answer here."""
+        return self.read_file(path)
 
     def read_examples(self, data_path: str | None = None) -> list:
         """The task's examples from an embedded source or a file."""
