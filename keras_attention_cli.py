@@ -238,7 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", help="re-read and re-split this data file (default: the run's saved test split)")
     evaluate.add_argument(
         "--test", help="score every example of this file (your test set), with the run's vocabularies "
-        "and labels; writes RUN/evaluation-<name>.json"
+        "and labels; blank and malformed lines are reported by number; writes "
+        "RUN/evaluation-<name>.json"
     )
     evaluate.set_defaults(handler=_evaluate)
 
@@ -278,7 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--overwrite", action="store_true",
         help="replace an unversioned export of an earlier keras-attention at --out by a base "
-        "holding version 1 (never anything else)",
+        "holding version 1, when its marker lists every file in it, unchanged (never a version "
+        "directory or anything else)",
     )
     export.set_defaults(handler=_export)
 

@@ -140,8 +140,13 @@ class Run:
                 every example in it is scored with the run's own tokenizers and
                 label order, and the scores go to
                 `RUN/evaluation-<file name>.json`; `metrics.json` is left as it
-                is. A classification file's labels that the run does not know
-                are reported (`unknown_labels`) and count as wrong.
+                is. A translation file's expected answer may be empty (""
+                is scored like any answer). Every line is scored or reported:
+                `test_file_lines` gives the file's line count, how many were
+                scored, and the skipped (blank, header) and malformed lines by
+                number, also logged. A classification file's labels that the
+                run does not know are reported (`unknown_labels`) and count as
+                wrong.
                 Without it, the run's saved test split is scored and
                 `metrics.json` rewritten.
             data: instead of the saved test split, re-read and split this data
@@ -171,15 +176,18 @@ class Run:
 
     def _evaluate_file(self, path: Path, log) -> dict:
         task = copy.copy(self.task)
-        examples = task.read_file(str(path))
+        examples = task.read_test_file(str(path))
         if not examples:
             raise ValueError(f"{path} holds no examples.")
+        lines = _file_lines(task.report, len(examples))
+        log(_describe_lines(path, lines))
         task.source = str(path)  # a file: no generated test splits beside it
         task.test_examples = examples
         task.recipe = self.recipe.replace(evaluation={"max_examples": len(examples)})
         with DirectoryLock(self.directory, "keras-attention evaluate"):
             metrics = task.evaluate(self.model, log=log)
             metrics["test_file"] = str(path)
+            metrics["test_file_lines"] = lines
             write_text_atomically(
                 self.directory / f"evaluation-{path.name}.json", json.dumps(metrics, indent=2) + "\n"
             )
@@ -209,16 +217,44 @@ class Run:
         The SavedModel goes to `path/N`, `N` one more than the highest version
         there (1 in a new base), and older versions stay, as TF Serving
         expects; its model card carries the run's `metrics.json`. A `path`
-        that is a run directory, a file, a link or a directory of other
-        things raises `FileExistsError`; `overwrite` only lets an unversioned
-        export of an earlier keras-attention be replaced by a base holding
-        version 1 (see `keras_attention.export.saved_model`).
+        that is a run directory, a file, a link, a version directory
+        (`RUN/export/1`) or a directory of other things raises
+        `FileExistsError`; `overwrite` only lets an unversioned export of an
+        earlier keras-attention whose marker lists every file in it, unchanged,
+        be replaced by a base holding version 1 (see
+        `keras_attention.export.saved_model`).
 
         Returns:
             The new version's directory.
         """
         path = Path(path or self.directory / "export")
         return export_task(self.task, self.model, path, overwrite=overwrite, metrics=self._metrics())
+
+
+def _file_lines(report, scored: int) -> dict:
+    """Where every line of a test file went: scored, skipped or malformed (by number)."""
+    return {
+        "total": report.total_lines,
+        "scored": scored,
+        "skipped": [[number, why] for number, why in report.skipped],
+        "malformed": [[number, reason] for number, reason in report.malformed],
+    }
+
+
+def _numbered(lines: list, shown: int = 10) -> str:
+    """`line 3 (blank), line 4 (...)`, the first `shown` of them."""
+    text = ", ".join(f"line {number} ({reason})" for number, reason in lines[:shown])
+    return text + (f", and {len(lines) - shown} more" if len(lines) > shown else "")
+
+
+def _describe_lines(path: Path, lines: dict) -> str:
+    """`FILE: 6 lines, 3 scored; skipped: line 3 (blank); 1 malformed: line 4 (...)`."""
+    text = f"{path}: {lines['total']} lines, {lines['scored']} scored"
+    if lines["skipped"]:
+        text += f"; skipped: {_numbered(lines['skipped'])}"
+    if lines["malformed"]:
+        text += f"; {len(lines['malformed'])} malformed: {_numbered(lines['malformed'])}"
+    return text
 
 
 def export_run(run_dir: str | Path, path: str | Path | None = None, overwrite: bool = False) -> Path:

@@ -202,6 +202,34 @@ def test_answers_emptied_by_the_output_constraint_are_explained(tiny_runs, tmp_p
 
 
 @pytest.mark.slow
+def test_evaluating_a_test_file_scores_every_line_or_reports_it(trained, tmp_path, capsys):
+    """`evaluate --test`: an empty expected answer (the dates model's answer to
+    an impossible date) is scored, not dropped; blank and malformed lines are
+    reported with their numbers, in the log and in the JSON."""
+    import shutil
+
+    run_dir = Path(shutil.copytree(trained("dates")[0], tmp_path / "run"))
+    scored = [("March 5, 2024", "2024-03-05"), ("February 30, 2023", ""), ("May 1, 1999", "1999-05-01")]
+    lines = ["\t".join(scored[0]), "\t".join(scored[1]), "", "no tab here", "a\tb\tc", "\t".join(scored[2])]
+    test = tmp_path / "mine.tsv"
+    test.write_text("\n".join(lines) + "\n")
+    assert main(["evaluate", str(run_dir), "--test", str(test)]) == 0
+    log = capsys.readouterr().out
+    scores = json.loads((run_dir / "evaluation-mine.tsv.json").read_text())
+    assert scores["test_examples"] == 3
+    predictions = Run.load(run_dir).predict([source for source, _ in scored])
+    exact = sum(p == t for p, (_, t) in zip(predictions, scored)) / len(scored)
+    assert scores["exact_match"] == pytest.approx(exact)
+    assert scores["test_file_lines"] == {
+        "total": 6, "scored": 3, "skipped": [[3, "blank"]],
+        "malformed": [[4, "expected 2 tab-separated columns, got 1"],
+                      [5, "expected 2 tab-separated columns, got 3"]],
+    }
+    assert (f"{test}: 6 lines, 3 scored; skipped: line 3 (blank); 2 malformed: line 4 (expected 2 "
+            "tab-separated columns, got 1), line 5 (expected 2 tab-separated columns, got 3)") in log
+
+
+@pytest.mark.slow
 def test_evaluating_a_test_file_keeps_the_runs_label_order(tiny_runs, tmp_path):
     run_dir = tiny_runs["classification"]
     run = Run.load(run_dir)

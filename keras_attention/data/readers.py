@@ -26,12 +26,16 @@ class MalformedDataError(ValueError):
 
 @dataclass
 class ReadReport:
-    """What a reader found in a file: its line count and the malformed lines.
+    """What a reader found in a file: its line count, the malformed lines and
+    the lines skipped. Every line of the file is an example, malformed or
+    skipped.
 
     Args:
         path: str, the file read.
         total_lines: int, lines in the file, blank lines included.
         malformed: list of `(line_number, reason)`, line numbers 1-based.
+        skipped: list of `(line_number, why)` of the lines that are no
+            example and no error: `"blank"`, `"header"`.
 
     Example:
 
@@ -43,6 +47,7 @@ class ReadReport:
     path: str
     total_lines: int
     malformed: list[tuple[int, str]] = field(default_factory=list)
+    skipped: list[tuple[int, str]] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line: how many lines are malformed, and the first ten of them."""
@@ -62,10 +67,14 @@ class _Malformed(str):
     """The reason a line is malformed, as returned by a line parser."""
 
 
+class _Skipped(str):
+    """Why a line is no example and no error (a header), as returned by a line parser."""
+
+
 def _read_lines(path, report: ReadReport) -> Iterator[tuple[int, str]]:
     """Yields `(line_number, line)` for each non-blank line that decodes as UTF-8.
 
-    Undecodable lines are recorded in `report` as they are met.
+    Undecodable lines and blank ones are recorded in `report` as they are met.
     """
     with open(path, "rb") as file:
         data = file.read()
@@ -86,6 +95,8 @@ def _read_lines(path, report: ReadReport) -> Iterator[tuple[int, str]]:
             continue
         if line.strip():
             yield number, line
+        else:
+            report.skipped.append((number, "blank"))
 
 
 def _read(
@@ -95,8 +106,8 @@ def _read(
 ) -> tuple[list, ReadReport]:
     """Runs `parse` over the lines of `path`.
 
-    `parse` returns an example, None to skip the line, or a `_Malformed`
-    reason (a str subclass, so that examples may be strings).
+    `parse` returns an example, a `_Skipped` reason to skip the line, or a
+    `_Malformed` reason (str subclasses, so that examples may be strings).
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -107,7 +118,9 @@ def _read(
         result = parse(line)
         if isinstance(result, _Malformed):
             report.malformed.append((number, str(result)))
-        elif result is not None:
+        elif isinstance(result, _Skipped):
+            report.skipped.append((number, str(result)))
+        else:
             examples.append(result)
     report.malformed.sort()
     if strict and report.malformed:
@@ -135,20 +148,24 @@ def _empty_field_reason(
 
 
 def read_sentence_pairs(
-    path, strict: bool = False
+    path, strict: bool = False, empty_targets: bool = False
 ) -> tuple[list[tuple[str, str]], ReadReport]:
     """Reads `source<TAB>target` pairs, one per line.
 
-    Blank lines are skipped. A line is malformed if it does not have exactly
-    two tab-separated columns, if either is empty, or if it is not valid
-    UTF-8; malformed lines are left out and listed in the report, with 1-based
-    line numbers. Fields are stripped of surrounding whitespace.
+    Blank lines are skipped (and listed in the report's `skipped`). A line is
+    malformed if it does not have exactly two tab-separated columns, if
+    either is empty (the target may be, with `empty_targets`), or if it is
+    not valid UTF-8; malformed lines are left out and listed in the report,
+    with 1-based line numbers. Fields are stripped of surrounding whitespace.
 
     Args:
         path: str or path-like, a UTF-8 TSV file.
         strict: bool, default False. If True, raise `MalformedDataError`
             after reading the whole file if any line is malformed; its
             message lists them all (the first ten by line number).
+        empty_targets: bool, default False. If True, an empty target is a
+            pair with target "": a test set's expected answer may be empty
+            (the dates model answers an impossible date with "").
 
     Returns:
         `(pairs, report)`: a list of `(source, target)` and a `ReadReport`.
@@ -173,7 +190,7 @@ def read_sentence_pairs(
         fields = line.split("\t")
         if len(fields) != 2:
             return _Malformed(f"expected 2 tab-separated columns, got {len(fields)}")
-        return _empty_field_reason(fields, (0, 1)) or (
+        return _empty_field_reason(fields, (0,) if empty_targets else (0, 1)) or (
             fields[0].strip(),
             fields[1].strip(),
         )
@@ -184,8 +201,8 @@ def read_sentence_pairs(
 def read_text(path, strict: bool = False) -> tuple[list[str], ReadReport]:
     """Reads one example per non-blank line.
 
-    Lines are stripped of surrounding whitespace; blank lines are skipped.
-    Lines that are not valid UTF-8 are malformed: left out and listed in the
+    Lines are stripped of surrounding whitespace; blank lines are skipped
+    (listed in the report's `skipped`). Lines that are not valid UTF-8 are malformed: left out and listed in the
     report.
 
     Args:
@@ -224,7 +241,8 @@ def read_labelled(
     The delimiter is chosen by extension when not given: tab for `.tsv` and
     `.tab`, comma (with CSV quoting) for `.csv`; each line is one record
     (quoted fields cannot span lines). If the first non-blank line's label
-    field is "label" (any case), it is a header and skipped. A line is
+    field is "label" (any case), it is a header and skipped (listed in the
+    report's `skipped`). A line is
     malformed if it has too few columns, an empty text or label, or is not
     valid UTF-8.
 
@@ -291,7 +309,7 @@ def read_labelled(
                 f"got {len(fields)}"
             )
         if may_be_header and fields[label_column].strip().lower() == "label":
-            return None
+            return _Skipped("header")
         return _empty_field_reason(fields, (text_column, label_column)) or (
             fields[text_column].strip(),
             fields[label_column].strip(),

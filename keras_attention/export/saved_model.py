@@ -30,14 +30,18 @@ than its highest numeric version (1 in a new or empty base), atomically, and
 keeps the older versions; TF Serving and `keras-attention serve` serve the
 newest. A base may hold only numeric version directories (each a SavedModel,
 ours or another tool's) and hidden entries; anything else there, a file, a
-link or a run directory is refused, never changed. Each version carries
-`assets/keras_attention_export.json` (the marker: library, version, task and
-the model card's facts) and `assets/model_card.md`
-(`keras_attention.export.model_card`).
+link or a run directory is refused, never changed, and so is a version
+directory (`base/N`, or anything inside a SavedModel): the next version goes
+into the base. Each version carries `assets/keras_attention_export.json` (the
+marker: library, version, task, the model card's facts and `files`, the size
+and SHA-256 of every other file of the export) and `assets/model_card.md`
+(`keras_attention.export.model_card`). `overwrite` replaces only an
+unversioned export whose marker lists every file in it, unchanged.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -49,7 +53,10 @@ from keras_attention._version import __version__
 from keras_attention._files import remove_stale_scratch, scratch_path
 from keras_attention.export.model_card import model_card_facts, render_model_card
 
-__all__ = ["MARKER", "MODEL_CARD", "add_version", "check_export_base", "export_task", "export_versions"]
+__all__ = [
+    "MARKER", "MODEL_CARD", "add_version", "check_export_base", "export_files", "export_task",
+    "export_versions",
+]
 
 
 MARKER = Path("assets") / "keras_attention_export.json"
@@ -62,6 +69,11 @@ def _is_saved_model(path: Path) -> bool:
     return path.is_dir() and not path.is_symlink() and (path / "saved_model.pb").is_file()
 
 
+def _is_version_name(name: str) -> bool:
+    """Whether `name` is a version number as TF Serving reads one (ASCII digits)."""
+    return name.isascii() and name.isdigit()
+
+
 def export_versions(base: str | Path) -> dict[int, Path]:
     """`{version: directory}` of the numeric SavedModel directories in `base`."""
     base = Path(base)
@@ -69,8 +81,91 @@ def export_versions(base: str | Path) -> dict[int, Path]:
         return {}
     return {
         int(entry.name): entry for entry in base.iterdir()
-        if entry.name.isdigit() and _is_saved_model(entry)
+        if _is_version_name(entry.name) and _is_saved_model(entry)
     }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def export_files(directory: str | Path) -> dict[str, dict]:
+    """`{path: {"size": bytes, "sha256": hex digest}}` of every file in the
+    export `directory` but its marker, paths relative and `/`-separated: what
+    the marker lists, so that an export can be told apart from files of others."""
+    directory = Path(directory)
+    return {
+        file.relative_to(directory).as_posix(): {"size": file.stat().st_size, "sha256": _sha256(file)}
+        for file in sorted(directory.rglob("*"))
+        if file.is_file() and not file.is_symlink() and file.relative_to(directory) != MARKER
+    }
+
+
+def _listed(items: list[str]) -> str:
+    return ", ".join(items[:5]) + (", ..." if len(items) > 5 else "")
+
+
+def _unlisted(path: Path) -> str | None:
+    """Why the export in `path` is not wholly this library's, or None when its
+    marker lists every file in it, each of the size and SHA-256 it lists, and
+    nothing else is there (no other file, directory or link)."""
+    try:
+        marker = json.loads((path / MARKER).read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return f"its {MARKER.as_posix()} cannot be read as JSON"
+    files = marker.get("files") if isinstance(marker, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(entry, dict) for entry in files.values()):
+        version = marker.get("version", "unknown") if isinstance(marker, dict) else "unknown"
+        return (f"its {MARKER.as_posix()} (keras-attention {version}) does not list the export's files, "
+                "so files of yours in it cannot be told apart from the export's")
+    directories = {parent.as_posix() for name in files for parent in Path(name).parents} - {"."}
+    others, changed = [], []
+    for entry in sorted(path.rglob("*")):
+        name = entry.relative_to(path).as_posix()
+        if entry.is_symlink() or (entry.is_dir() and name not in directories) or (
+            not entry.is_dir() and name not in files and entry.relative_to(path) != MARKER
+        ):
+            others.append(name)
+    for name, listed in files.items():
+        file = path / name
+        if not file.is_file() or file.is_symlink():
+            if name not in others:
+                changed.append(f"{name} (missing)")
+        elif file.stat().st_size != listed.get("size") or _sha256(file) != listed.get("sha256"):
+            changed.append(f"{name} (changed since the export)")
+    reasons = []
+    if others:
+        reasons.append(f"it holds {_listed(others)}, which its marker does not list")
+    if changed:
+        reasons.append(f"its marker's files differ: {_listed(changed)}")
+    return "; ".join(reasons) or None
+
+
+def _base_hint(base: Path) -> str:
+    return (f"To add the next version, export into the base directory: --out {base} (or choose a "
+            "new --out).")
+
+
+def _check_not_a_version(path: Path) -> None:
+    """Refuse a version directory of a base, existing or not, and anything
+    inside a SavedModel: an export never replaces or writes into a version."""
+    enclosing = next((parent for parent in path.absolute().parents if _is_saved_model(parent)), None)
+    if enclosing is not None:
+        raise FileExistsError(
+            f"Refusing to export into {path}: it is inside the SavedModel {enclosing}, which an "
+            f"export never changes. {_base_hint(enclosing.parent)}"
+        )
+    if _is_version_name(path.name) and (_is_saved_model(path) or export_versions(path.parent)):
+        state = "is" if path.exists() or path.is_symlink() else "would be"
+        raise FileExistsError(
+            f"Refusing to export into {path}: it {state} version {int(path.name)} of the base "
+            f"directory {path.parent}, and an export never replaces or writes into a version. "
+            + _base_hint(path.parent)
+        )
 
 
 def check_export_base(path: str | Path, overwrite: bool = False) -> str:
@@ -79,16 +174,20 @@ def check_export_base(path: str | Path, overwrite: bool = False) -> str:
     Returns "new" (nothing there yet: the base will be created), "versions"
     (a base of numeric versions, possibly empty: the next one is added) or
     "unversioned" (one SavedModel this library wrote straight into `path`,
-    as earlier versions of keras-attention did; only with `overwrite`, which replaces it by a
-    base holding version 1).
+    as earlier versions of keras-attention did, whose marker lists every file
+    in it, unchanged; only with `overwrite`, which replaces it by a base
+    holding version 1).
 
     Raises:
-        FileExistsError: `path` is a file, a link, a run directory, an
-            unversioned export without `overwrite`, or a directory holding
+        FileExistsError: `path` is a file, a link, a run directory, a version
+            directory of a base (`BASE/N`, existing or not) or inside a
+            SavedModel, an unversioned export without `overwrite` or holding
+            anything its marker does not list, or a directory holding
             something other than numeric SavedModel versions and hidden
             entries. Nothing there is ever changed.
     """
     path = Path(path)
+    _check_not_a_version(path)
     if not path.exists() and not path.is_symlink():
         return "new"
     if path.is_symlink():
@@ -98,6 +197,14 @@ def check_export_base(path: str | Path, overwrite: bool = False) -> str:
     elif (path / "recipe.toml").exists() or (path / "model.keras").exists():
         reason = "is a run directory"
     elif (path / MARKER).is_file() and (path / "saved_model.pb").is_file():
+        unlisted = _unlisted(path)
+        if unlisted is not None:
+            raise FileExistsError(
+                f"Refusing to export into {path}: it holds an unversioned export (an earlier "
+                f"keras-attention's layout), but {unlisted}. --overwrite replaces only an export "
+                "whose marker lists every file in it, unchanged. Move what you keep out of it, or "
+                "choose another --out."
+            )
         if overwrite:
             return "unversioned"
         raise FileExistsError(
@@ -108,12 +215,12 @@ def check_export_base(path: str | Path, overwrite: bool = False) -> str:
     else:
         foreign = sorted(
             entry.name for entry in path.iterdir()
-            if not entry.name.startswith(".") and not (entry.name.isdigit() and _is_saved_model(entry))
+            if not entry.name.startswith(".")
+            and not (_is_version_name(entry.name) and _is_saved_model(entry))
         )
         if not foreign:
             return "versions"
-        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
-        reason = (f"holds {shown}, which {'is' if len(foreign) == 1 else 'are'} not numeric "
+        reason = (f"holds {_listed(foreign)}, which {'is' if len(foreign) == 1 else 'are'} not numeric "
                   "SavedModel versions")
     raise FileExistsError(
         f"Refusing to export into {path}: it {reason}. An export goes into a base directory of "
@@ -125,8 +232,10 @@ def check_export_base(path: str | Path, overwrite: bool = False) -> str:
 def _write_version(archive, directory: Path, marker: dict, card: str) -> None:
     archive.write_out(str(directory), verbose=False)
     (directory / MARKER).parent.mkdir(exist_ok=True)
-    (directory / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
     (directory / MODEL_CARD).write_text(card)
+    # Last: the marker lists every other file, so `overwrite` can tell them from a user's.
+    marker = {**marker, "files": export_files(directory)}
+    (directory / MARKER).write_text(json.dumps(marker, indent=2) + "\n")
 
 
 def add_version(directory: str | Path, base: str | Path) -> Path:
@@ -190,8 +299,9 @@ def export_task(
         model: the task's trained model.
         path: the base directory (see `check_export_base`); the export is
             written to `path/N`, `N` one more than its highest version.
-        overwrite: replace an unversioned export this library wrote at `path`
-            by a base holding version 1; nothing else is ever replaced.
+        overwrite: replace an unversioned export this library wrote at `path`,
+            whose marker lists every file in it, unchanged, by a base holding
+            version 1; nothing else is ever replaced.
         metrics: the finished run's `metrics.json`, for the model card.
 
     Returns:

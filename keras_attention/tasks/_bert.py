@@ -18,6 +18,8 @@ class BertEncoderTask(Task):
     preset_class = BertEncoder
     # BERT's own: these tasks read text and never write it.
     tokenizer_kind = "wordpiece"
+    smallest_max_length = 3
+    smallest_max_length_reason = "`[CLS] text [SEP]` with one token of text"
     searches_normalization = False  # post-LN with learned positions, as BERT
     searches_position = False
 

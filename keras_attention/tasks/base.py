@@ -141,6 +141,9 @@ class Task:
     # The tokenizer kind learned when `data.tokenizer` is left out: lossless
     # SentencePiece for the tasks that write text (DESIGN.md, decision 11).
     tokenizer_kind = "sentencepiece"
+    # The shortest `data.max_length` the task's preprocessor takes, and why.
+    smallest_max_length = 1
+    smallest_max_length_reason = "one token"
     # Top-level layers of the model that are the task's own head: with
     # `model.init_from` they load when the run has them with the same shapes
     # (and `keeps_head`), else start afresh; every other weight must load.
@@ -204,8 +207,15 @@ class Task:
     # --- data -------------------------------------------------------------
 
     def read_file(self, path: str) -> list:
-        """The examples of a data file of this task's format."""
+        """The examples of a data file of this task's format; what the reader
+        found (malformed and skipped lines) goes to `self.report`."""
         raise NotImplementedError
+
+    def read_test_file(self, path: str) -> list:
+        """The examples of a test file of yours (`keras-attention evaluate
+        --test`), read as `read_file` reads data: a task whose right answer
+        may be empty takes an empty expected answer here."""
+        return self.read_file(path)
 
     def read_examples(self, data_path: str | None = None) -> list:
         """The task's examples from an embedded source or a file."""
@@ -248,6 +258,23 @@ class Task:
             random.Random(self.seed + offset).shuffle(part)
         self.train_examples, self.validation_examples, self.test_examples = parts.values()
         self.split_groups = {"by": grouped.group_name, **names}
+
+    def check_recipe(self):
+        """Refuse the recipe values this task cannot train with, before any
+        data is read or anything written: a `data.max_length` shorter than its
+        preprocessor takes, and a `data.tokenizer` or `data.vocabulary_size`
+        that the tokenizer it learns cannot take (`_check_tokenizer_config`).
+
+        Raises:
+            RecipeError: naming the key, the value received and what is expected.
+        """
+        length = self.data_config.max_length
+        if length < self.smallest_max_length:
+            raise RecipeError(
+                f"`data.max_length` must be at least {self.smallest_max_length} for a {self.kind} "
+                f"task ({self.smallest_max_length_reason}). Received: data.max_length={length}"
+            )
+        self._check_tokenizer_config()
 
     def _check_tokenizer_config(self):
         """Refuse a `data.tokenizer` that is neither a kind to learn nor a

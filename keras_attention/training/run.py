@@ -23,8 +23,11 @@ only once they are all complete, so a re-train that fails (a bad recipe value,
 a bad data file, a diverging loss, a kill) leaves the finished run as it was.
 Running the same command again resumes: from the last checkpoint while
 fitting, at evaluation once fit has finished (except in a multi-worker job,
-whose workers fit together: it trains again). Files this library did not write
-are never touched. Other workers of a multi-worker job train in `worker-N/`.
+whose workers fit together: it trains again). A failure with nothing to
+resume from removes `.train-in-progress/`, and the run directory too when
+this `train` made it; recipe values the task cannot train with are refused
+before anything is written. Files this library did not write are never
+touched. Other workers of a multi-worker job train in `worker-N/`.
 """
 
 from __future__ import annotations
@@ -158,6 +161,28 @@ def _install(work: Path, run_dir: Path) -> None:
     shutil.rmtree(work)
 
 
+def _resumable(work: Path) -> bool:
+    """Whether a failed attempt in `work` left something the next run of the
+    same command resumes from: a checkpoint, a finished fit or a half-done install."""
+    return any((work / name).exists() for name in ("backup", _FIT_DONE, _INSTALLING))
+
+
+def _new_directories(path: Path) -> list[Path]:
+    """`path` and those of its parents that do not exist yet, deepest first."""
+    path = path.absolute()
+    return [directory for directory in (path, *path.parents) if not directory.exists()]
+
+
+def _remove_if_empty(directories: list[Path]) -> None:
+    """Remove the empty ones of `directories` (deepest first), stopping at the
+    first that holds anything: what a failed `train` made for nothing."""
+    for directory in directories:
+        try:
+            directory.rmdir()
+        except OSError:
+            return
+
+
 def _staging(run_dir: Path, recipe_text: str, chief: bool, skip_fit: bool = True) -> tuple[Path, str]:
     """`(directory to train in, how far an earlier attempt with this recipe got)`.
 
@@ -245,6 +270,44 @@ def _fit(task, recipe: Recipe, strategy, work: Path, chief: bool, log) -> tuple[
     return model, fitted
 
 
+def _train_in(work: Path, state: str, run_dir: Path, recipe: Recipe, recipe_text: str, task,
+              strategy, chief: bool, log) -> tuple[dict, Path | None]:
+    """Train (or resume, as `state` says) in the staging directory `work`,
+    evaluate, export and install into `run_dir`; `(metrics, curves PNG)`."""
+    if state == "resume":
+        log(f"Resuming the interrupted run in {run_dir} from its last checkpoint.")
+    if state == "fitted":
+        log(f"Resuming the interrupted run in {run_dir}: training had finished; evaluating.")
+    task.prepare_tokenizers(work, show_progress=chief, reuse=state != "fresh")
+    if chief:
+        task.save_test_split(work / TEST_SPLIT)
+    write_text_atomically(work / "recipe.toml", recipe_text)
+    if state == "fitted":
+        model = keras.saving.load_model(work / "model.keras")
+        fitted = json.loads((work / _FIT_DONE).read_text())
+    else:
+        model, fitted = _fit(task, recipe, strategy, work, chief, log)
+    if not chief:  # other workers only help train; keep their weights to compare
+        model.save_weights(work / "model.weights.h5")
+        return {}, None
+    curves = plot_history(work / "history.csv", work / "training_curves.png")
+    metrics = task.evaluate(model, log=log)
+    metrics["training_seconds"] = round(fitted.pop("training_seconds"), 1)
+    metrics.update(fitted)  # with early stopping: best_epoch, best_val_loss, stopped_epoch...
+    metrics["data"] = {
+        "train_examples": len(task.train_examples),
+        "validation_examples": len(task.validation_examples),
+        "test_examples": len(task.test_examples),
+    }
+    if task.split_groups is not None:  # which groups (modules) each part holds
+        metrics["data"]["split_groups"] = task.split_groups
+    write_text_atomically(work / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    shutil.rmtree(work / "export", ignore_errors=True)  # a killed attempt's, never installed
+    export_task(task, model, work / "export", metrics=metrics)
+    _install(work, run_dir)
+    return metrics, curves
+
+
 def train(
     recipe_path: str | Path,
     run_dir: str | Path,
@@ -273,6 +336,7 @@ def train(
     run_dir = Path(run_dir) if chief else Path(run_dir) / f"worker-{worker}"
 
     task = get_task(recipe)
+    task.check_recipe()  # before any data is read
     task.load_data(data_path)
     if task.report is not None and task.report.malformed:
         log(task.report.summary())
@@ -282,50 +346,33 @@ def train(
             "`training.early_stopping_patience` watches the validation loss, but there are no "
             "validation examples: set `data.validation_fraction` > 0."
         )
+    if not task.test_examples:
+        examples = len(task.train_examples) + len(task.validation_examples)
+        raise RecipeError(
+            f"`data.test_fraction` ({recipe.data.test_fraction}) leaves no test examples of the "
+            f"{examples} examples read, and a finished run is scored on its test split: raise it."
+        )
     if chief:  # a RUN/export that is not a base of export versions stops the run now
         check_export_base(run_dir / "export", overwrite=True)
-    with DirectoryLock(run_dir, "keras-attention train"):
-        # The workers of a multi-worker job fit together, so none may skip fit alone.
-        work, state = _staging(run_dir, recipe_text, chief, skip_fit=training.strategy != "multi_worker")
-        if state == "installed":
-            log(f"The interrupted run in {run_dir} had finished; its outputs are now in place.")
-            return json.loads((run_dir / "metrics.json").read_text())
-        if state == "resume":
-            log(f"Resuming the interrupted run in {run_dir} from its last checkpoint.")
-        if state == "fitted":
-            log(f"Resuming the interrupted run in {run_dir}: training had finished; evaluating.")
-        task.prepare_tokenizers(work, show_progress=chief, reuse=state != "fresh")
-        if chief:
-            task.save_test_split(work / TEST_SPLIT)
-        write_text_atomically(work / "recipe.toml", recipe_text)
-        if state == "fitted":
-            model = keras.saving.load_model(work / "model.keras")
-            fitted = json.loads((work / _FIT_DONE).read_text())
-        else:
+    new_directories = _new_directories(run_dir)
+    try:
+        with DirectoryLock(run_dir, "keras-attention train"):
+            # The workers of a multi-worker job fit together, so none may skip fit alone.
+            work, state = _staging(run_dir, recipe_text, chief, skip_fit=training.strategy != "multi_worker")
+            if state == "installed":
+                log(f"The interrupted run in {run_dir} had finished; its outputs are now in place.")
+                return json.loads((run_dir / "metrics.json").read_text())
             try:
-                model, fitted = _fit(task, recipe, strategy, work, chief, log)
+                metrics, curves = _train_in(work, state, run_dir, recipe, recipe_text, task, strategy, chief, log)
             except BaseException:
-                if chief and not (work / "backup").exists():  # nothing to resume from
+                if chief and not _resumable(work):  # nothing the same command could resume from
                     shutil.rmtree(work, ignore_errors=True)
                 raise
-        if not chief:  # other workers only help train; keep their weights to compare
-            model.save_weights(work / "model.weights.h5")
-            return {}
-        curves = plot_history(work / "history.csv", work / "training_curves.png")
-        metrics = task.evaluate(model, log=log)
-        metrics["training_seconds"] = round(fitted.pop("training_seconds"), 1)
-        metrics.update(fitted)  # with early stopping: best_epoch, best_val_loss, stopped_epoch...
-        metrics["data"] = {
-            "train_examples": len(task.train_examples),
-            "validation_examples": len(task.validation_examples),
-            "test_examples": len(task.test_examples),
-        }
-        if task.split_groups is not None:  # which groups (modules) each part holds
-            metrics["data"]["split_groups"] = task.split_groups
-        write_text_atomically(work / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-        shutil.rmtree(work / "export", ignore_errors=True)  # a killed attempt's, never installed
-        export_task(task, model, work / "export", metrics=metrics)
-        _install(work, run_dir)
+    except BaseException:
+        _remove_if_empty(new_directories)  # a failure leaves no new, empty directory
+        raise
+    if not chief:
+        return metrics
     export = run_dir / "export"
     newest = max(export_versions(export))
     log(f"Run directory: {run_dir}" + (f"  (curves: {curves.name})" if curves else ""))

@@ -179,6 +179,7 @@ def _tuner(spec, hypermodel, directory):
 def _prepare(spec, out_dir: Path, log=print):
     recipe = load_recipe(spec["recipe"], _overrides(spec))
     task = get_task(recipe)
+    task.check_recipe()
     task.load_data()
     # Every trial (and every worker) shares one tokenizer, learned once.
     task.prepare_tokenizers(out_dir, show_progress=False, reuse=True)

@@ -44,6 +44,26 @@ def test_pairs_report_malformed_lines_with_one_based_numbers(tmp_path):
     )
 
 
+def test_a_test_file_s_empty_expected_answers_are_pairs_and_skipped_lines_are_reported(tmp_path):
+    """`empty_targets=True` (a test set of yours: "" is the right answer to an
+    impossible date) reads an empty target as a pair; every line is a pair,
+    malformed, or skipped (blank), by number."""
+    path = write(tmp_path, "pairs.tsv", PAIRS + b"February 30, 2023\t\n" + b"  \t \n")  # 8, 9
+    pairs, report = read_sentence_pairs(path, empty_targets=True)
+    assert pairs == [("5 March 2024", "2024-03-05"), ("March 6, 2024", "2024-03-06"),
+                     ("February 30, 2023", "")]
+    assert report.malformed == [
+        (2, "expected 2 tab-separated columns, got 1"),
+        (4, "invalid UTF-8 byte 0xff at byte 5"),
+        (5, "expected 2 tab-separated columns, got 3"),
+        (6, "empty field in column 1"),
+    ]
+    assert report.skipped == [(3, "blank"), (9, "blank")]  # a tab among spaces is blank too
+    assert report.total_lines == len(pairs) + len(report.malformed) + len(report.skipped) == 9
+    # Training data keeps refusing an empty target.
+    assert read_sentence_pairs(path)[1].malformed[-1] == (8, "empty field in column 2")
+
+
 def test_strict_raises_with_the_summary(tmp_path):
     path = write(tmp_path, "pairs.tsv", PAIRS)
     with pytest.raises(MalformedDataError, match="4 of 7 lines malformed: line 2") as info:

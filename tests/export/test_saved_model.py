@@ -339,6 +339,132 @@ def test_an_unversioned_export_is_replaced_only_with_overwrite(runs, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exported"]
 
 
+MARKER = "assets/keras_attention_export.json"
+
+
+def _listing(directory):
+    """What an export's marker lists, computed here: every file but the marker, size and SHA-256."""
+    import hashlib
+
+    return {
+        file.relative_to(directory).as_posix(): {
+            "size": file.stat().st_size, "sha256": hashlib.sha256(file.read_bytes()).hexdigest()}
+        for file in sorted(directory.rglob("*"))
+        if file.is_file() and file.relative_to(directory).as_posix() != MARKER
+    }
+
+
+def _fake_export(directory, listed=True):
+    """A SavedModel-shaped directory with this library's marker (listing its files unless not `listed`)."""
+    (directory / "variables").mkdir(parents=True)
+    (directory / "assets").mkdir()
+    (directory / "saved_model.pb").write_bytes(b"graph")
+    (directory / "variables" / "variables.index").write_bytes(b"index")
+    (directory / "assets" / "model_card.md").write_text("# Model card\n")
+    marker = {"library": "keras-attention", "version": "0.1.0", "task": "translation"}
+    if listed:
+        marker["files"] = _listing(directory)
+    (directory / MARKER).write_text(json.dumps(marker))
+    return directory
+
+
+def _notes(directory):
+    (directory / "notes.txt").write_text("keep me")
+
+
+def _edit_card(directory):
+    (directory / "assets" / "model_card.md").write_text("# My card!\n")  # same size
+
+
+def _extra_directory(directory):
+    (directory / "mine").mkdir()
+
+
+def _missing_file(directory):
+    (directory / "variables" / "variables.index").unlink()
+
+
+def _link(directory):
+    (directory / "link").symlink_to(directory / "saved_model.pb")
+
+
+@pytest.mark.parametrize("change, named", [
+    (_notes, "notes.txt"), (_edit_card, "assets/model_card.md"), (_extra_directory, "mine"),
+    (_missing_file, "variables/variables.index"), (_link, "link"),
+    (None, "does not list"),  # a marker of an earlier keras-attention, without its files
+])
+def test_overwrite_replaces_no_unversioned_export_holding_what_its_marker_does_not_list(tmp_path, change, named):
+    """`--overwrite` replaces an unversioned export only when its marker lists
+    every file in it, unchanged: a file of the user's, an edited file, an
+    extra directory or link, a missing file or a marker that lists nothing
+    keeps it, and the refusal does not suggest --overwrite."""
+    from keras_attention.export.saved_model import check_export_base
+
+    clean = _fake_export(tmp_path / "clean")
+    assert check_export_base(clean, overwrite=True) == "unversioned"
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        check_export_base(clean)
+    target = _fake_export(tmp_path / "target", listed=change is not None)
+    if change is not None:
+        change(target)
+    before = sorted(p.relative_to(target).as_posix() for p in target.rglob("*"))
+    for overwrite in (False, True):
+        with pytest.raises(FileExistsError) as error:
+            check_export_base(target, overwrite=overwrite)
+        message = str(error.value)
+        assert named in message and f"Refusing to export into {target}" in message, message
+        assert "pass overwrite=True" not in message and "choose another --out" in message
+    assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*")) == before
+
+
+def test_a_version_directory_is_never_an_export_target(tmp_path):
+    """A numbered version inside a base (existing or not), and anything inside
+    a SavedModel, are refused, --overwrite or not; the message names the base,
+    where the next version goes."""
+    from keras_attention.export.saved_model import check_export_base
+
+    base = tmp_path / "export"
+    for version in ("1", "2"):
+        _fake_export(base / version)
+    cases = {base / "1": "is version 1 of", base / "3": "would be version 3 of",
+             base / "1" / "assets" / "more": "is inside the SavedModel"}
+    for target, reason in cases.items():
+        for overwrite in (False, True):
+            with pytest.raises(FileExistsError) as error:
+                check_export_base(target, overwrite=overwrite)
+            message = str(error.value)
+            assert reason in message and f"--out {base}" in message, message
+            assert "pass overwrite=True" not in message
+    assert check_export_base(base, overwrite=True) == "versions"
+    assert sorted(p.name for p in base.iterdir()) == ["1", "2"]
+
+
+def test_export_into_a_run_s_version_directory_is_refused_and_the_base_works(trained, tmp_path, capsys):
+    """`export RUN --out RUN/export/1 --overwrite` once replaced version 1 by
+    `1/1`, after which every `train --out RUN` failed; it is refused, version
+    1 stays, and the command the refusal suggests adds version 2."""
+    import shutil
+
+    from keras_attention.cli import main
+    from keras_attention.export.saved_model import check_export_base
+
+    out, _, _ = trained("dates")
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    version = run / "export" / "1"
+    graph = (version / "saved_model.pb").read_bytes()
+    for overwrite in ([], ["--overwrite"]):
+        assert main(["export", str(run), "--out", str(version), *overwrite]) == 2
+        error = capsys.readouterr().err
+        assert f"it is version 1 of the base directory {run / 'export'}" in error, error
+        assert "--overwrite" not in error and f"--out {run / 'export'}" in error
+    assert sorted(p.name for p in (run / "export").iterdir()) == ["1"]
+    assert (version / "saved_model.pb").read_bytes() == graph
+    assert check_export_base(run / "export", overwrite=True) == "versions"  # what `train` checks
+    assert main(["export", str(run), "--out", str(run / "export")]) == 0
+    assert sorted(p.name for p in (run / "export").iterdir()) == ["1", "2"]
+
+
 def test_an_export_killed_midway_leaves_no_version(runs, tmp_path):
     """A killed export leaves no numeric version behind (TF Serving would load
     it); its hidden scratch directory is removed by the next export."""
@@ -399,8 +525,11 @@ def test_every_export_carries_the_library_marker(trained, tmp_path):
     from keras_attention.runs import export_run
 
     out, _, _ = trained("dates")
-    marker = json.loads((export_run(out, tmp_path / "exported") / "assets" / "keras_attention_export.json").read_text())
+    export = export_run(out, tmp_path / "exported")
+    marker = json.loads((export / "assets" / "keras_attention_export.json").read_text())
     assert marker["library"] == "keras-attention" and marker["version"] == keras_attention.__version__
+    # Every file of the export but the marker, with its size and SHA-256: what --overwrite checks.
+    assert marker["files"] == _listing(export) and "saved_model.pb" in marker["files"]
     assert json.loads((out / "export" / "1" / "assets" / "keras_attention_export.json").read_text())["task"] == "translation"
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from keras_attention.cli import main
-from tests.tiny import COMMON, TINY, sets
+from tests.tiny import COMMON, TINY, kind_of, sets
 
 ROOT = Path(__file__).parents[2]
 
@@ -472,3 +472,59 @@ def test_a_cosine_warmup_longer_than_the_run_is_refused(tmp_path, capsys):
     assert main(_tiny_train(out, *options)) == 2
     assert "`training.warmup_steps` must be < the run's steps" in capsys.readouterr().err
     assert not out.exists()
+
+
+# Recipe values each shipped recipe cannot train with: refused before anything
+# is written, the error naming the full key. (bert-topics starts from the
+# bert-mini run's tokenizer, so its `data.vocabulary_size` does not apply.)
+TOO_SMALL = [
+    ("dates", "data.vocabulary_size=1", "`data.vocabulary_size` must be at least 264 for a sentencepiece"),
+    ("docsum", "data.vocabulary_size=263", "`data.vocabulary_size` must be at least 264 for a sentencepiece"),
+    ("transformer-base", "data.vocabulary_size=1", "`data.vocabulary_size` must be at least 264"),
+    ("gpt-mini", "data.vocabulary_size=1", "`data.vocabulary_size` must be at least 264 for a sentencepiece"),
+    ("bert-mini", "data.vocabulary_size=1", "`data.vocabulary_size` must be at least 8 for a wordpiece"),
+    ("dates", "data.tokenizer=wordpiece;data.vocabulary_size=7", "at least 8 for a wordpiece"),
+    ("dates", "data.max_length=1", "`data.max_length` must be at least 2 for a translation task"),
+    ("docsum", "data.max_length=1", "`data.max_length` must be at least 2 for a translation task"),
+    ("bert-mini", "data.max_length=2", "`data.max_length` must be at least 3 for a masked_lm task"),
+    ("bert-topics", "data.max_length=2", "`data.max_length` must be at least 3 for a classification task"),
+    ("gpt-mini", "data.max_length=0", "`data.max_length` must be >= 1. Received: 0"),
+    ("dates", "data.vocabulary_size=-5", "`data.vocabulary_size` must be >= 1. Received: -5"),
+    ("dates", "data.test_fraction=0", "`data.test_fraction` (0.0) leaves no test examples"),
+    ("gpt-mini", "data.test_fraction=0.001", "`data.test_fraction` (0.001) leaves no test examples"),
+]
+
+
+@pytest.mark.parametrize("recipe, option, message", TOO_SMALL, ids=[f"{r}-{o}" for r, o, _ in TOO_SMALL])
+def test_a_value_a_recipe_cannot_train_with_is_refused_before_anything_is_written(
+    tmp_path, capsys, recipe, option, message
+):
+    out = tmp_path / "new" / "run"
+    options = [*TINY[kind_of(ROOT / "models" / f"{recipe}.toml")], *COMMON, *option.split(";")]
+    command = ["train", str(ROOT / "models" / f"{recipe}.toml"), "--out", str(out), *sets(options)]
+    assert main(command) == 2
+    error = capsys.readouterr().err
+    assert message in error, error
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_train_into_a_new_directory_leaves_no_directory(tmp_path, capsys):
+    """A model the recipe describes that cannot be built fails once the
+    tokenizer is learned: the run directory made for it (and its parents) go."""
+    out = tmp_path / "new" / "run"
+    bad_overrides = "model.overrides={hidden_dim = 32, intermediate_dim = 64, num_heads = 3}"
+    assert main(_tiny_train(out, bad_overrides)) == 2
+    assert "num_heads" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_retrain_refused_for_a_recipe_value_leaves_no_staging_directory(trained, tmp_path, capsys):
+    """`--set data.vocabulary_size=1` on a finished run: refused, the run as it
+    was, and no `.train-in-progress/` left in it."""
+    out = Path(shutil.copytree(trained("dates")[0], tmp_path / "run"))
+    before = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    for option in ("data.vocabulary_size=1", "model.overrides.num_heads=3"):
+        assert main(_tiny_train(out, option)) == 2
+        capsys.readouterr()
+        assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == before
