@@ -43,6 +43,7 @@ import json
 import logging
 import re
 import socket
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -126,7 +127,13 @@ def _leaf(name, value, spec: tf.TensorSpec):
     dtype = spec.dtype
     if dtype == tf.string:
         if isinstance(value, str):
-            return value.encode("utf-8")
+            try:
+                return value.encode("utf-8")
+            except UnicodeEncodeError as error:  # JSON's "\ud800" escapes parse into such strings
+                raise RequestError(
+                    f"Input {name!r}: a string holds the lone surrogate {value[error.start]!r} at "
+                    f"position {error.start}, which is not Unicode text; send bytes as {{\"b64\": ...}}."
+                ) from None
         if _is_b64(value) and isinstance(value["b64"], str):
             try:
                 return base64.b64decode(value["b64"], validate=True)
@@ -608,6 +615,11 @@ class _App:
             parsed = json.loads(body or b"null")
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise RequestError(f"The request body is not valid JSON: {error}") from None
+        except ValueError:  # Python's limit on the digits of an integer it converts
+            raise RequestError(
+                f"The request body holds an integer of more than {sys.get_int_max_str_digits()} "
+                "digits, which this server does not read."
+            ) from None
         except RecursionError:
             raise RequestError("The request body's JSON is nested too deeply.") from None
         call = server.parse(parsed)

@@ -227,6 +227,13 @@ def test_versioned_paths(server):
         ({"instances": ["a"] * 33}, 400, "33 instances"),
         ({"inputs": {"text": []}}, 400, "empty batch"),
         ([1, 2], 400, "must be a JSON object"),
+        # JSON that parses in Python but is no request: a lone surrogate is not Unicode text,
+        # and Python refuses integer literals beyond 4300 digits while parsing.
+        (b'{"instances": ["\\ud800"]}', 400, r"Input 'text'.*lone surrogate '\\ud800'"),
+        (b'{"instances": ["a\\udfffb"]}', 400, r"Input 'text'.*lone surrogate '\\udfff'"),
+        (b'{"instances": [' + b"9" * 5000 + b"]}", 400, "integer of more than 4300 digits"),
+        (b'{"signature_name": "token_ids_to_logits", "inputs": {"encoder_token_ids": [[1]], '
+         b'"decoder_token_ids": [[-' + b"1" * 4301 + b"]]}}", 400, "integer of more than 4300 digits"),
     ],
 )
 def test_bad_requests_get_clear_errors(server, body, status, message):
