@@ -257,7 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-request-bytes", type=_positive(int), default=1 << 20,
                        help="larger request bodies get 413 (default 1 MiB)")
     serve.add_argument("--limit-concurrency", type=_positive(int), default=128,
-                       help="connections beyond this get 503 (default 128)")
+                       help="predict requests processed at once; more get 503 (default 128; "
+                            "open connections do not count)")
     serve.add_argument("--timeout", type=_positive(float), default=10.0,
                        help="seconds for a request's headers or body to arrive (default 10)")
     serve.add_argument("--max-sequence-length", type=_positive(int), default=512,

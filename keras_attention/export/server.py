@@ -20,14 +20,14 @@ format replies `{"outputs": ...}`.
 
 The HTTP side is uvicorn + starlette: request bodies above `max_request_bytes`
 get 413, a client that is slow to send its headers or body is cut off
-(connection closed / 408), at most `limit_concurrency` connections are served
-at once (503 beyond), keep-alive and chunked bodies are handled by the library.
-Every error is JSON, `{"error": "..."}`, with the status TF Serving uses: 400
-for a bad request (never a stringified guess), 404 for an unknown model,
-version, signature or path, 405 for a wrong method, 500 only for a fault of
-the server (its details go to the server's log, never to the client); only
-uvicorn's own answers to a malformed HTTP message (400) and to a connection
-beyond the limit (503) are plain text. Model
+(connection closed / 408); at most `limit_concurrency` predict requests are processed at once (503 beyond;
+idle connections and requests still arriving do not count); keep-alive and
+chunked bodies are handled by the library. Every error is JSON,
+`{"error": "..."}`, with the status TF Serving uses: 400 for a bad request
+(never a stringified guess), 404 for an unknown model, version, signature or
+path, 405 for a wrong method, 503 when busy, 500 only for a fault of the
+server (its details go to the server's log, never to the client); only
+uvicorn's own answer to a malformed HTTP message (400) is plain text. Model
 calls run in a thread pool, so the event loop keeps answering while the model
 works; with `enable_batching`, concurrent requests to one signature are merged
 into one call (see `keras_attention.export.batching`).
@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import ctypes
 import json
 import logging
@@ -541,11 +542,13 @@ class _App:
     _PATH = re.compile(r"/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?(?P<rest>/metadata|:predict)?/?")
 
     def __init__(self, server: ModelServer, runner, max_request_bytes: int, body_timeout_s: float,
-                 on_startup=None):
+                 limit_concurrency: int = 128, on_startup=None):
         self.server = server
         self.runner = runner
         self.max_request_bytes = max_request_bytes
         self.body_timeout_s = body_timeout_s
+        self.limit_concurrency = limit_concurrency
+        self.processing = 0  # predict requests whose body has arrived and whose answer is not built
         self.on_startup = on_startup
         self.memory = _MemoryReleaser()
 
@@ -611,6 +614,30 @@ class _App:
         if match["rest"] == "/metadata":
             return _json_response(200, server.metadata())
         body = await self._body(request)
+        with self._processing():
+            return await self._predict(body)
+
+    @contextlib.contextmanager
+    def _processing(self):
+        """Count a predict request as processed (parsing, model call, answer), or refuse it with 503.
+
+        Connections, and requests still sending their headers or body, are not
+        counted: they cost a socket until --timeout closes them, not the model's time.
+        """
+        if self.processing >= self.limit_concurrency:
+            raise RequestError(
+                f"The server is processing {self.processing} predict requests, the most it takes "
+                "at once (--limit-concurrency); retry later.",
+                status=503,
+            )
+        self.processing += 1
+        try:
+            yield
+        finally:
+            self.processing -= 1
+
+    async def _predict(self, body: bytes):
+        server = self.server
         try:
             parsed = json.loads(body or b"null")
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -748,9 +775,12 @@ def serve(path: str | Path, port: int = 8501, host: str = "127.0.0.1", name: str
         log: a callable for the start-up line, or None.
         ready: set once the server answers requests.
         max_request_bytes: int, default 1 MiB. Larger request bodies get 413.
-        limit_concurrency: int, default 128. Connections beyond it get 503.
+        limit_concurrency: int, default 128. The most predict requests processed
+            at once (from their body's arrival to their answer); more get 503.
+            Open connections are not counted.
         timeout_s: float, default 10. Headers (and idle keep-alive connections)
-            must arrive within it, else the connection is closed; a body, else 408.
+            must arrive within it, else the connection is closed; a body, else
+            408.
         max_sequence_length: int, default 512. See `ModelServer`.
         enable_batching: bool, default False. Merge concurrent requests.
         max_batch_size: int, default 32. The most instances in one request, and
@@ -778,12 +808,15 @@ def serve(path: str | Path, port: int = 8501, host: str = "127.0.0.1", name: str
             if ready is not None:
                 ready.set()
 
-        app = _App(server, runner, max_request_bytes, timeout_s, on_startup=started)
+        app = _App(server, runner, max_request_bytes, timeout_s, limit_concurrency, on_startup=started)
         config = uvicorn.Config(
             app,
             http=_protocol_with_header_timeout(timeout_s),
             lifespan="on",
-            limit_concurrency=limit_concurrency,
+            # Open connections are bounded by the process's file descriptors and by
+            # --timeout, which closes idle ones; --limit-concurrency bounds requests
+            # being processed (`_App`), as uvicorn's own limit counted idle connections.
+            limit_concurrency=None,
             timeout_keep_alive=max(1, int(timeout_s)),
             access_log=False,
             log_level="warning",

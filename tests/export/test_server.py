@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -359,17 +360,39 @@ def test_a_missing_body_is_408(server_port):
     assert _status_line(reply) == 408 and time.time() - start < 10
 
 
-def test_many_idle_connections_do_not_block_others(server):
-    base, _, _ = server
-    port = _port_of(base)
-    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(50)]
+def _abusive_sockets(base, count):
+    """`count` connections to the server at `base` that hold it without finishing a request:
+    a third send nothing, a third part of their headers, a third their headers and part of a body."""
+    path = urllib.parse.urlsplit(base).path.encode() + b":predict"
+    head = b"POST " + path + b" HTTP/1.1\r\nHost: x\r\n"
+    sockets = []
     try:
-        for sock in idle:
-            sock.sendall(_head(b"Content-Length: 100\r\n"))
-        code, _ = _post(base + ":predict", {"instances": ["May 1, 2000"]})
+        for index in range(count):
+            sock = socket.create_connection(("127.0.0.1", _port_of(base)), timeout=30)
+            sockets.append(sock)
+            if index % 3 == 1:
+                sock.sendall(head)
+            elif index % 3 == 2:
+                sock.sendall(head + b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"inst")
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def test_500_idle_sockets_do_not_block_others(server):
+    """uvicorn's `limit_concurrency` counted connections, so 128 idle ones made every other
+    request 503; the limit now counts requests being processed, which these are not."""
+    base, _, _ = server
+    sockets = _abusive_sockets(base, 500)
+    try:
+        code, reply = _post(base + ":predict", {"instances": ["May 1, 2000"]})
+        assert code == 200, reply
+        code, _ = _request(base)
         assert code == 200
     finally:
-        for sock in idle:
+        for sock in sockets:
             sock.close()
 
 
@@ -492,28 +515,88 @@ def test_a_base_directory_serves_its_newest_version(versioned):
     assert status == 200 and isinstance(body["predictions"][0]["text"], str)
 
 
-def test_connections_beyond_the_limit_get_503(versioned):
+def test_idle_connections_do_not_count_against_the_limit(versioned):
+    """--limit-concurrency 4 bounds the requests being processed, not the open connections."""
     versioned, _, _ = versioned
-    port = _port_of(versioned)
-    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
+    sockets = _abusive_sockets(versioned, 12)
     try:
         time.sleep(0.5)
-        status, _ = _request_text(versioned)
-        assert status == 503
+        status, body = _request(versioned)
+        assert status == 200, body
+        request = {"instances": [{"prompt": "the", "max_new_tokens": 2, "temperature": 0.0, "top_k": 0,
+                                  "top_p": 1.0}]}
+        status, body = _post(versioned + ":predict", request)
+        assert status == 200, body
     finally:
-        for sock in idle:
+        for sock in sockets:
             sock.close()
-    time.sleep(0.5)
-    status, _ = _request(versioned)
-    assert status == 200
 
 
-def _request_text(url):
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
+def test_predict_requests_beyond_the_limit_get_503_json():
+    """The limit counts predict requests from their body's arrival to their answer; status
+    requests are answered regardless; a slot is free again once its answer is written."""
+    import asyncio
+
+    from keras_attention.export import server as server_module
+
+    class Fake:
+        name, version = "m", 1
+
+        def status(self):
+            return {"status": "ok"}
+
+        def parse(self, request):
+            return request
+
+        def answer(self, call, outputs):
+            return {"predictions": outputs}
+
+    class Runner:
+        def __init__(self):
+            self.release = None
+            self.started = 0
+
+        async def run(self, call):
+            self.started += 1
+            await self.release.wait()
+            return call["instances"]
+
+    async def request(app, method, path, body=b""):
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "method": method, "path": path, "headers": [], "query_string": b"",
+                 "root_path": "", "scheme": "http", "server": ("t", 80)}
+        await app(scope, receive, send)
+        return sent[0]["status"], json.loads(sent[1]["body"])
+
+    async def main():
+        runner = Runner()
+        runner.release = asyncio.Event()
+        app = server_module._App(Fake(), runner, max_request_bytes=1 << 20, body_timeout_s=1,
+                                 limit_concurrency=2)
+        predict = b'{"instances": ["a"]}'
+        held = [asyncio.create_task(request(app, "POST", "/v1/models/m:predict", predict)) for _ in range(2)]
+        while runner.started < 2:
+            await asyncio.sleep(0.01)
+        beyond = await request(app, "POST", "/v1/models/m:predict", predict)
+        status = await request(app, "GET", "/v1/models/m")
+        runner.release.set()
+        answered = await asyncio.gather(*held)
+        after = await request(app, "POST", "/v1/models/m:predict", predict)
+        return beyond, status, answered, after
+
+    beyond, status, answered, after = asyncio.run(main())
+    assert beyond[0] == 503 and "2 predict requests" in beyond[1]["error"], beyond
+    assert "--limit-concurrency" in beyond[1]["error"]
+    assert status == (200, {"status": "ok"})
+    assert answered == [(200, {"predictions": ["a"]})] * 2
+    assert after == (200, {"predictions": ["a"]})
 
 
 def test_a_learned_seq2seq_position_table_bounds_its_rows(trained):
