@@ -20,7 +20,8 @@ format replies `{"outputs": ...}`.
 
 The HTTP side is uvicorn + starlette: request bodies above `max_request_bytes`
 get 413, a client that is slow to send its headers or body is cut off
-(connection closed / 408); at most `limit_concurrency` predict requests are processed at once (503 beyond;
+(connection closed / 408), and so is one that does not read its answer; at
+most `limit_concurrency` predict requests are processed at once (503 beyond;
 idle connections and requests still arriving do not count); keep-alive and
 chunked bodies are handled by the library. Every error is JSON,
 `{"error": "..."}`, with the status TF Serving uses: 400 for a bad request
@@ -44,6 +45,7 @@ import json
 import logging
 import re
 import socket
+import struct
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -698,18 +700,27 @@ class _DirectRunner:
         return await loop.run_in_executor(self.pool, self.server.run, call.signature_name, call.inputs)
 
 
-def _protocol_with_header_timeout(header_timeout_s: float):
-    """uvicorn's h11 protocol, also closing a connection whose request headers are not complete in time.
+def _protocol_with_timeouts(timeout_s: float):
+    """uvicorn's h11 protocol, also closing connections that stall for `timeout_s`.
 
     uvicorn times out only idle keep-alive connections, and stops that timer at
     the first byte received; a client trickling its headers would hold the
-    connection for good.
+    connection for good. Nor does it time out writes: an answer its client does
+    not read stays in the transport's buffer (and `close()` waits for it to
+    drain) for good. So the headers of a request must be complete within
+    `timeout_s` of its first byte (or of the connection), and a connection
+    whose unsent answer did not shrink for `timeout_s` is reset (RST, which
+    also drops what the kernel holds), so a client that stops reading is cut
+    off within 2 x `timeout_s`.
     """
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class Protocol(H11Protocol):
         header_timer = None
+        write_timer = None
+        unsent = 0  # bytes in the transport's buffer at the last check
+        drained = False  # the transport resumed writing since the last check
 
         def connection_made(self, transport):
             super().connection_made(transport)
@@ -725,17 +736,53 @@ def _protocol_with_header_timeout(header_timeout_s: float):
                 self.header_timer = None
 
         def connection_lost(self, exc):
-            if self.header_timer is not None:
-                self.header_timer.cancel()
+            for timer in (self.header_timer, self.write_timer):
+                if timer is not None:
+                    timer.cancel()
             super().connection_lost(exc)
 
         def _arm_header_timer(self):
-            self.header_timer = self.loop.call_later(header_timeout_s, self._header_timeout)
+            self.header_timer = self.loop.call_later(timeout_s, self._header_timeout)
 
         def _header_timeout(self):
             self.header_timer = None
             if self.conn.their_state is h11.IDLE:
                 self.timeout_keep_alive_handler()
+
+        # An answer is written to the transport whole; what the socket does not take
+        # at once is buffered, and the transport pauses the protocol above 64 KiB.
+        def pause_writing(self):
+            super().pause_writing()
+            self._watch_writes()
+
+        def resume_writing(self):
+            self.drained = True
+            super().resume_writing()
+
+        def on_response_complete(self):
+            super().on_response_complete()
+            self._watch_writes()
+
+        def _watch_writes(self):
+            if self.write_timer is None and self.transport.get_write_buffer_size():
+                self.unsent, self.drained = self.transport.get_write_buffer_size(), False
+                self.write_timer = self.loop.call_later(timeout_s, self._write_check)
+
+        def _write_check(self):
+            self.write_timer = None
+            unsent = self.transport.get_write_buffer_size()
+            if not unsent:
+                return
+            if unsent < self.unsent or self.drained:  # progress: watch on
+                self.unsent, self.drained = unsent, False
+                self.write_timer = self.loop.call_later(timeout_s, self._write_check)
+                return
+            sock = self.transport.get_extra_info("socket")
+            try:  # a reset, not a FIN queued behind data the client will not read
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except (OSError, AttributeError):
+                pass
+            self.transport.abort()
 
     return Protocol
 
@@ -780,7 +827,8 @@ def serve(path: str | Path, port: int = 8501, host: str = "127.0.0.1", name: str
             Open connections are not counted.
         timeout_s: float, default 10. Headers (and idle keep-alive connections)
             must arrive within it, else the connection is closed; a body, else
-            408.
+            408. A connection whose answer the client does not read for it is
+            reset (within twice `timeout_s`).
         max_sequence_length: int, default 512. See `ModelServer`.
         enable_batching: bool, default False. Merge concurrent requests.
         max_batch_size: int, default 32. The most instances in one request, and
@@ -811,7 +859,7 @@ def serve(path: str | Path, port: int = 8501, host: str = "127.0.0.1", name: str
         app = _App(server, runner, max_request_bytes, timeout_s, limit_concurrency, on_startup=started)
         config = uvicorn.Config(
             app,
-            http=_protocol_with_header_timeout(timeout_s),
+            http=_protocol_with_timeouts(timeout_s),
             lifespan="on",
             # Open connections are bounded by the process's file descriptors and by
             # --timeout, which closes idle ones; --limit-concurrency bounds requests

@@ -4,9 +4,11 @@ Every test talks to a real `keras-attention serve` process on a free localhost p
 """
 
 import base64
+import errno
 import json
 import os
 import re
+import select
 import shutil
 import socket
 import subprocess
@@ -118,6 +120,20 @@ def _raw(port, data: bytes, timeout=20, read_all=True) -> bytes:
 
 def _status_line(reply: bytes) -> int:
     return int(reply.split(b" ", 2)[1])
+
+
+def _read_reply(sock) -> tuple[int, bytes]:
+    """Read one `Content-Length` reply from a keep-alive connection: (status, body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))
+    chunks, received = [body], len(body)
+    while received < length:
+        chunks.append(sock.recv(1 << 20))
+        received += len(chunks[-1])
+    return _status_line(head), b"".join(chunks)
 
 
 def _json_body(reply: bytes):
@@ -336,14 +352,8 @@ def test_chunked_bodies_and_keep_alive(server_port):
         replies = []
         for _ in range(2):  # two requests on one connection
             sock.sendall(request)
-            data = b""
-            while b"\r\n\r\n" not in data:
-                data += sock.recv(65536)
-            head, rest = data.split(b"\r\n\r\n", 1)
-            length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))
-            while len(rest) < length:
-                rest += sock.recv(65536)
-            replies.append((_status_line(head), json.loads(rest)))
+            status, body = _read_reply(sock)
+            replies.append((status, json.loads(body)))
     assert [status for status, _ in replies] == [200, 200]
     assert replies[0][1] == replies[1][1]
 
@@ -381,12 +391,31 @@ def _abusive_sockets(base, count):
     return sockets
 
 
-def test_500_idle_sockets_do_not_block_others(server):
+def _large_answer_request(rows=4):
+    """A `token_ids_to_logits` request of `rows` x 512 ids: some 10 MB of JSON answer per 4 rows."""
+    ids = [[5] * 512] * rows
+    body = json.dumps({"signature_name": "token_ids_to_logits",
+                       "inputs": {"encoder_token_ids": ids, "decoder_token_ids": ids}}).encode()
+    return _head(f"Content-Length: {len(body)}\r\n".encode()) + body
+
+
+def _never_reading(port, request):
+    """A connection that sends `request` and never reads its answer (a small receive buffer)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(request)
+    return sock
+
+
+def test_500_idle_and_slow_sockets_do_not_block_others(server):
     """uvicorn's `limit_concurrency` counted connections, so 128 idle ones made every other
     request 503; the limit now counts requests being processed, which these are not."""
     base, _, _ = server
+    port = _port_of(base)
     sockets = _abusive_sockets(base, 500)
     try:
+        sockets += [_never_reading(port, _large_answer_request()) for _ in range(2)]
         code, reply = _post(base + ":predict", {"instances": ["May 1, 2000"]})
         assert code == 200, reply
         code, _ = _request(base)
@@ -394,6 +423,44 @@ def test_500_idle_sockets_do_not_block_others(server):
     finally:
         for sock in sockets:
             sock.close()
+
+
+def test_a_client_that_never_reads_its_answer_is_disconnected(server):
+    """A 10 MB answer its client never reads held the connection (and the answer) for good;
+    the server resets it once nothing was sent for --timeout (2 s here)."""
+    base, _, _ = server
+    request = _large_answer_request()
+    with _never_reading(_port_of(base), request) as sock:
+        deadline = time.time() + 60  # the model's call, then at most twice --timeout
+        error = 0
+        while not error and time.time() < deadline:
+            time.sleep(0.5)
+            error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        assert error == errno.ECONNRESET, os.strerror(error)
+    # The same request is answered whole to a client that reads.
+    with socket.create_connection(("127.0.0.1", _port_of(base)), timeout=60) as sock:
+        sock.sendall(request)
+        status, body = _read_reply(sock)
+    assert status == 200 and len(json.loads(body)["outputs"]) == 4
+
+
+def test_a_trickled_body_is_408(server_port):
+    """A body sent a byte at a time is cut off --timeout after it began, not --timeout after each byte."""
+    start = time.time()
+    with socket.create_connection(("127.0.0.1", server_port), timeout=30) as sock:
+        sock.sendall(_head(b"Content-Length: 100\r\n"))
+        reply = b""
+        for byte in b'{"instances": ["May 1, 2000"]' + b" " * 70:
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:
+                break
+            readable, _, _ = select.select([sock], [], [], 0.25)
+            if readable:
+                break
+        while chunk := sock.recv(65536):
+            reply += chunk
+    assert _status_line(reply) == 408 and time.time() - start < 15
 
 
 def test_client_disconnects_leave_no_traceback(server, server_log):
