@@ -309,9 +309,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-request-bytes", type=_positive(int), default=1 << 20,
                        help="larger request bodies get 413 (default 1 MiB)")
     serve.add_argument("--limit-concurrency", type=_positive(int), default=128,
-                       help="connections beyond this get 503 (default 128)")
+                       help="predict requests processed at once; more get 503 (default 128; "
+                            "open connections do not count)")
     serve.add_argument("--timeout", type=_positive(float), default=10.0,
-                       help="seconds for a request's headers or body to arrive (default 10)")
+                       help="seconds for a request's headers or body to arrive, and the longest "
+                            "a client may leave its answer unread (default 10)")
     serve.add_argument("--max-sequence-length", type=_positive(int), default=512,
                        help="longest token-id input when the model has no position table (default 512)")
     serve.add_argument("--enable-batching", action="store_true",

@@ -88,6 +88,7 @@ def tiny_spec(spec: Path, max_trials: int = 2) -> str:
 # (dtype policies, compilers, ours and the peer) still runs, on tiny tensors.
 TINY_BENCHMARKS = {
     "gpu_path.py": {"--batch": 2, "--length": 8, "--hidden": 16, "--heads": 2, "--matmul-size": 64},
+    "server_load.py": {"--idle": 30, "--slow-readers": 2, "--seconds": 2, "--repeats": 1, "--timeout": 8},
 }
 
 

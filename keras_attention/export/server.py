@@ -20,14 +20,15 @@ format replies `{"outputs": ...}`.
 
 The HTTP side is uvicorn + starlette: request bodies above `max_request_bytes`
 get 413, a client that is slow to send its headers or body is cut off
-(connection closed / 408), at most `limit_concurrency` connections are served
-at once (503 beyond), keep-alive and chunked bodies are handled by the library.
-Every error is JSON, `{"error": "..."}`, with the status TF Serving uses: 400
-for a bad request (never a stringified guess), 404 for an unknown model,
-version, signature or path, 405 for a wrong method, 500 only for a fault of
-the server (its details go to the server's log, never to the client); only
-uvicorn's own answers to a malformed HTTP message (400) and to a connection
-beyond the limit (503) are plain text. Model
+(connection closed / 408), and so is one that does not read its answer; at
+most `limit_concurrency` predict requests are processed at once (503 beyond;
+idle connections and requests still arriving do not count); keep-alive and
+chunked bodies are handled by the library. Every error is JSON,
+`{"error": "..."}`, with the status TF Serving uses: 400 for a bad request
+(never a stringified guess), 404 for an unknown model, version, signature or
+path, 405 for a wrong method, 503 when busy, 500 only for a fault of the
+server (its details go to the server's log, never to the client); only
+uvicorn's own answer to a malformed HTTP message (400) is plain text. Model
 calls run in a thread pool, so the event loop keeps answering while the model
 works; with `enable_batching`, concurrent requests to one signature are merged
 into one call (see `keras_attention.export.batching`).
@@ -38,11 +39,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import ctypes
 import json
 import logging
 import re
 import socket
+import struct
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -126,7 +130,13 @@ def _leaf(name, value, spec: tf.TensorSpec):
     dtype = spec.dtype
     if dtype == tf.string:
         if isinstance(value, str):
-            return value.encode("utf-8")
+            try:
+                return value.encode("utf-8")
+            except UnicodeEncodeError as error:  # JSON's "\ud800" escapes parse into such strings
+                raise RequestError(
+                    f"Input {name!r}: a string holds the lone surrogate {value[error.start]!r} at "
+                    f"position {error.start}, which is not Unicode text; send bytes as {{\"b64\": ...}}."
+                ) from None
         if _is_b64(value) and isinstance(value["b64"], str):
             try:
                 return base64.b64decode(value["b64"], validate=True)
@@ -534,11 +544,13 @@ class _App:
     _PATH = re.compile(r"/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?(?P<rest>/metadata|:predict)?/?")
 
     def __init__(self, server: ModelServer, runner, max_request_bytes: int, body_timeout_s: float,
-                 on_startup=None):
+                 limit_concurrency: int = 128, on_startup=None):
         self.server = server
         self.runner = runner
         self.max_request_bytes = max_request_bytes
         self.body_timeout_s = body_timeout_s
+        self.limit_concurrency = limit_concurrency
+        self.processing = 0  # predict requests whose body has arrived and whose answer is not built
         self.on_startup = on_startup
         self.memory = _MemoryReleaser()
 
@@ -604,10 +616,39 @@ class _App:
         if match["rest"] == "/metadata":
             return _json_response(200, server.metadata())
         body = await self._body(request)
+        with self._processing():
+            return await self._predict(body)
+
+    @contextlib.contextmanager
+    def _processing(self):
+        """Count a predict request as processed (parsing, model call, answer), or refuse it with 503.
+
+        Connections, and requests still sending their headers or body, are not
+        counted: they cost a socket until --timeout closes them, not the model's time.
+        """
+        if self.processing >= self.limit_concurrency:
+            raise RequestError(
+                f"The server is processing {self.processing} predict requests, the most it takes "
+                "at once (--limit-concurrency); retry later.",
+                status=503,
+            )
+        self.processing += 1
+        try:
+            yield
+        finally:
+            self.processing -= 1
+
+    async def _predict(self, body: bytes):
+        server = self.server
         try:
             parsed = json.loads(body or b"null")
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise RequestError(f"The request body is not valid JSON: {error}") from None
+        except ValueError:  # Python's limit on the digits of an integer it converts
+            raise RequestError(
+                f"The request body holds an integer of more than {sys.get_int_max_str_digits()} "
+                "digits, which this server does not read."
+            ) from None
         except RecursionError:
             raise RequestError("The request body's JSON is nested too deeply.") from None
         call = server.parse(parsed)
@@ -659,18 +700,27 @@ class _DirectRunner:
         return await loop.run_in_executor(self.pool, self.server.run, call.signature_name, call.inputs)
 
 
-def _protocol_with_header_timeout(header_timeout_s: float):
-    """uvicorn's h11 protocol, also closing a connection whose request headers are not complete in time.
+def _protocol_with_timeouts(timeout_s: float):
+    """uvicorn's h11 protocol, also closing connections that stall for `timeout_s`.
 
     uvicorn times out only idle keep-alive connections, and stops that timer at
     the first byte received; a client trickling its headers would hold the
-    connection for good.
+    connection for good. Nor does it time out writes: an answer its client does
+    not read stays in the transport's buffer (and `close()` waits for it to
+    drain) for good. So the headers of a request must be complete within
+    `timeout_s` of its first byte (or of the connection), and a connection
+    whose unsent answer did not shrink for `timeout_s` is reset (RST, which
+    also drops what the kernel holds), so a client that stops reading is cut
+    off within 2 x `timeout_s`.
     """
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class Protocol(H11Protocol):
         header_timer = None
+        write_timer = None
+        unsent = 0  # bytes in the transport's buffer at the last check
+        drained = False  # the transport resumed writing since the last check
 
         def connection_made(self, transport):
             super().connection_made(transport)
@@ -686,17 +736,53 @@ def _protocol_with_header_timeout(header_timeout_s: float):
                 self.header_timer = None
 
         def connection_lost(self, exc):
-            if self.header_timer is not None:
-                self.header_timer.cancel()
+            for timer in (self.header_timer, self.write_timer):
+                if timer is not None:
+                    timer.cancel()
             super().connection_lost(exc)
 
         def _arm_header_timer(self):
-            self.header_timer = self.loop.call_later(header_timeout_s, self._header_timeout)
+            self.header_timer = self.loop.call_later(timeout_s, self._header_timeout)
 
         def _header_timeout(self):
             self.header_timer = None
             if self.conn.their_state is h11.IDLE:
                 self.timeout_keep_alive_handler()
+
+        # An answer is written to the transport whole; what the socket does not take
+        # at once is buffered, and the transport pauses the protocol above 64 KiB.
+        def pause_writing(self):
+            super().pause_writing()
+            self._watch_writes()
+
+        def resume_writing(self):
+            self.drained = True
+            super().resume_writing()
+
+        def on_response_complete(self):
+            super().on_response_complete()
+            self._watch_writes()
+
+        def _watch_writes(self):
+            if self.write_timer is None and self.transport.get_write_buffer_size():
+                self.unsent, self.drained = self.transport.get_write_buffer_size(), False
+                self.write_timer = self.loop.call_later(timeout_s, self._write_check)
+
+        def _write_check(self):
+            self.write_timer = None
+            unsent = self.transport.get_write_buffer_size()
+            if not unsent:
+                return
+            if unsent < self.unsent or self.drained:  # progress: watch on
+                self.unsent, self.drained = unsent, False
+                self.write_timer = self.loop.call_later(timeout_s, self._write_check)
+                return
+            sock = self.transport.get_extra_info("socket")
+            try:  # a reset, not a FIN queued behind data the client will not read
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except (OSError, AttributeError):
+                pass
+            self.transport.abort()
 
     return Protocol
 
@@ -736,9 +822,13 @@ def serve(path: str | Path, port: int = 8501, host: str = "127.0.0.1", name: str
         log: a callable for the start-up line, or None.
         ready: set once the server answers requests.
         max_request_bytes: int, default 1 MiB. Larger request bodies get 413.
-        limit_concurrency: int, default 128. Connections beyond it get 503.
+        limit_concurrency: int, default 128. The most predict requests processed
+            at once (from their body's arrival to their answer); more get 503.
+            Open connections are not counted.
         timeout_s: float, default 10. Headers (and idle keep-alive connections)
-            must arrive within it, else the connection is closed; a body, else 408.
+            must arrive within it, else the connection is closed; a body, else
+            408. A connection whose answer the client does not read for it is
+            reset (within twice `timeout_s`).
         max_sequence_length: int, default 512. See `ModelServer`.
         enable_batching: bool, default False. Merge concurrent requests.
         max_batch_size: int, default 32. The most instances in one request, and
@@ -766,12 +856,15 @@ def serve(path: str | Path, port: int = 8501, host: str = "127.0.0.1", name: str
             if ready is not None:
                 ready.set()
 
-        app = _App(server, runner, max_request_bytes, timeout_s, on_startup=started)
+        app = _App(server, runner, max_request_bytes, timeout_s, limit_concurrency, on_startup=started)
         config = uvicorn.Config(
             app,
-            http=_protocol_with_header_timeout(timeout_s),
+            http=_protocol_with_timeouts(timeout_s),
             lifespan="on",
-            limit_concurrency=limit_concurrency,
+            # Open connections are bounded by the process's file descriptors and by
+            # --timeout, which closes idle ones; --limit-concurrency bounds requests
+            # being processed (`_App`), as uvicorn's own limit counted idle connections.
+            limit_concurrency=None,
             timeout_keep_alive=max(1, int(timeout_s)),
             access_log=False,
             log_level="warning",

@@ -4,9 +4,11 @@ Every test talks to a real `keras-attention serve` process on a free localhost p
 """
 
 import base64
+import errno
 import json
 import os
 import re
+import select
 import shutil
 import socket
 import subprocess
@@ -14,6 +16,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -117,6 +120,20 @@ def _raw(port, data: bytes, timeout=20, read_all=True) -> bytes:
 
 def _status_line(reply: bytes) -> int:
     return int(reply.split(b" ", 2)[1])
+
+
+def _read_reply(sock) -> tuple[int, bytes]:
+    """Read one `Content-Length` reply from a keep-alive connection: (status, body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))
+    chunks, received = [body], len(body)
+    while received < length:
+        chunks.append(sock.recv(1 << 20))
+        received += len(chunks[-1])
+    return _status_line(head), b"".join(chunks)
 
 
 def _json_body(reply: bytes):
@@ -227,6 +244,13 @@ def test_versioned_paths(server):
         ({"instances": ["a"] * 33}, 400, "33 instances"),
         ({"inputs": {"text": []}}, 400, "empty batch"),
         ([1, 2], 400, "must be a JSON object"),
+        # JSON that parses in Python but is no request: a lone surrogate is not Unicode text,
+        # and Python refuses integer literals beyond 4300 digits while parsing.
+        (b'{"instances": ["\\ud800"]}', 400, r"Input 'text'.*lone surrogate '\\ud800'"),
+        (b'{"instances": ["a\\udfffb"]}', 400, r"Input 'text'.*lone surrogate '\\udfff'"),
+        (b'{"instances": [' + b"9" * 5000 + b"]}", 400, "integer of more than 4300 digits"),
+        (b'{"signature_name": "token_ids_to_logits", "inputs": {"encoder_token_ids": [[1]], '
+         b'"decoder_token_ids": [[-' + b"1" * 4301 + b"]]}}", 400, "integer of more than 4300 digits"),
     ],
 )
 def test_bad_requests_get_clear_errors(server, body, status, message):
@@ -328,14 +352,8 @@ def test_chunked_bodies_and_keep_alive(server_port):
         replies = []
         for _ in range(2):  # two requests on one connection
             sock.sendall(request)
-            data = b""
-            while b"\r\n\r\n" not in data:
-                data += sock.recv(65536)
-            head, rest = data.split(b"\r\n\r\n", 1)
-            length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))
-            while len(rest) < length:
-                rest += sock.recv(65536)
-            replies.append((_status_line(head), json.loads(rest)))
+            status, body = _read_reply(sock)
+            replies.append((status, json.loads(body)))
     assert [status for status, _ in replies] == [200, 200]
     assert replies[0][1] == replies[1][1]
 
@@ -352,18 +370,97 @@ def test_a_missing_body_is_408(server_port):
     assert _status_line(reply) == 408 and time.time() - start < 10
 
 
-def test_many_idle_connections_do_not_block_others(server):
+def _abusive_sockets(base, count):
+    """`count` connections to the server at `base` that hold it without finishing a request:
+    a third send nothing, a third part of their headers, a third their headers and part of a body."""
+    path = urllib.parse.urlsplit(base).path.encode() + b":predict"
+    head = b"POST " + path + b" HTTP/1.1\r\nHost: x\r\n"
+    sockets = []
+    try:
+        for index in range(count):
+            sock = socket.create_connection(("127.0.0.1", _port_of(base)), timeout=30)
+            sockets.append(sock)
+            if index % 3 == 1:
+                sock.sendall(head)
+            elif index % 3 == 2:
+                sock.sendall(head + b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"inst")
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def _large_answer_request(rows=4):
+    """A `token_ids_to_logits` request of `rows` x 512 ids: some 10 MB of JSON answer per 4 rows."""
+    ids = [[5] * 512] * rows
+    body = json.dumps({"signature_name": "token_ids_to_logits",
+                       "inputs": {"encoder_token_ids": ids, "decoder_token_ids": ids}}).encode()
+    return _head(f"Content-Length: {len(body)}\r\n".encode()) + body
+
+
+def _never_reading(port, request):
+    """A connection that sends `request` and never reads its answer (a small receive buffer)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(request)
+    return sock
+
+
+def test_500_idle_and_slow_sockets_do_not_block_others(server):
+    """uvicorn's `limit_concurrency` counted connections, so 128 idle ones made every other
+    request 503; the limit now counts requests being processed, which these are not."""
     base, _, _ = server
     port = _port_of(base)
-    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(50)]
+    sockets = _abusive_sockets(base, 500)
     try:
-        for sock in idle:
-            sock.sendall(_head(b"Content-Length: 100\r\n"))
-        code, _ = _post(base + ":predict", {"instances": ["May 1, 2000"]})
+        sockets += [_never_reading(port, _large_answer_request()) for _ in range(2)]
+        code, reply = _post(base + ":predict", {"instances": ["May 1, 2000"]})
+        assert code == 200, reply
+        code, _ = _request(base)
         assert code == 200
     finally:
-        for sock in idle:
+        for sock in sockets:
             sock.close()
+
+
+def test_a_client_that_never_reads_its_answer_is_disconnected(server):
+    """A 10 MB answer its client never reads held the connection (and the answer) for good;
+    the server resets it once nothing was sent for --timeout (2 s here)."""
+    base, _, _ = server
+    request = _large_answer_request()
+    with _never_reading(_port_of(base), request) as sock:
+        deadline = time.time() + 60  # the model's call, then at most twice --timeout
+        error = 0
+        while not error and time.time() < deadline:
+            time.sleep(0.5)
+            error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        assert error == errno.ECONNRESET, os.strerror(error)
+    # The same request is answered whole to a client that reads.
+    with socket.create_connection(("127.0.0.1", _port_of(base)), timeout=60) as sock:
+        sock.sendall(request)
+        status, body = _read_reply(sock)
+    assert status == 200 and len(json.loads(body)["outputs"]) == 4
+
+
+def test_a_trickled_body_is_408(server_port):
+    """A body sent a byte at a time is cut off --timeout after it began, not --timeout after each byte."""
+    start = time.time()
+    with socket.create_connection(("127.0.0.1", server_port), timeout=30) as sock:
+        sock.sendall(_head(b"Content-Length: 100\r\n"))
+        reply = b""
+        for byte in b'{"instances": ["May 1, 2000"]' + b" " * 70:
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:
+                break
+            readable, _, _ = select.select([sock], [], [], 0.25)
+            if readable:
+                break
+        while chunk := sock.recv(65536):
+            reply += chunk
+    assert _status_line(reply) == 408 and time.time() - start < 15
 
 
 def test_client_disconnects_leave_no_traceback(server, server_log):
@@ -485,28 +582,88 @@ def test_a_base_directory_serves_its_newest_version(versioned):
     assert status == 200 and isinstance(body["predictions"][0]["text"], str)
 
 
-def test_connections_beyond_the_limit_get_503(versioned):
+def test_idle_connections_do_not_count_against_the_limit(versioned):
+    """--limit-concurrency 4 bounds the requests being processed, not the open connections."""
     versioned, _, _ = versioned
-    port = _port_of(versioned)
-    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
+    sockets = _abusive_sockets(versioned, 12)
     try:
         time.sleep(0.5)
-        status, _ = _request_text(versioned)
-        assert status == 503
+        status, body = _request(versioned)
+        assert status == 200, body
+        request = {"instances": [{"prompt": "the", "max_new_tokens": 2, "temperature": 0.0, "top_k": 0,
+                                  "top_p": 1.0}]}
+        status, body = _post(versioned + ":predict", request)
+        assert status == 200, body
     finally:
-        for sock in idle:
+        for sock in sockets:
             sock.close()
-    time.sleep(0.5)
-    status, _ = _request(versioned)
-    assert status == 200
 
 
-def _request_text(url):
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
+def test_predict_requests_beyond_the_limit_get_503_json():
+    """The limit counts predict requests from their body's arrival to their answer; status
+    requests are answered regardless; a slot is free again once its answer is written."""
+    import asyncio
+
+    from keras_attention.export import server as server_module
+
+    class Fake:
+        name, version = "m", 1
+
+        def status(self):
+            return {"status": "ok"}
+
+        def parse(self, request):
+            return request
+
+        def answer(self, call, outputs):
+            return {"predictions": outputs}
+
+    class Runner:
+        def __init__(self):
+            self.release = None
+            self.started = 0
+
+        async def run(self, call):
+            self.started += 1
+            await self.release.wait()
+            return call["instances"]
+
+    async def request(app, method, path, body=b""):
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "method": method, "path": path, "headers": [], "query_string": b"",
+                 "root_path": "", "scheme": "http", "server": ("t", 80)}
+        await app(scope, receive, send)
+        return sent[0]["status"], json.loads(sent[1]["body"])
+
+    async def main():
+        runner = Runner()
+        runner.release = asyncio.Event()
+        app = server_module._App(Fake(), runner, max_request_bytes=1 << 20, body_timeout_s=1,
+                                 limit_concurrency=2)
+        predict = b'{"instances": ["a"]}'
+        held = [asyncio.create_task(request(app, "POST", "/v1/models/m:predict", predict)) for _ in range(2)]
+        while runner.started < 2:
+            await asyncio.sleep(0.01)
+        beyond = await request(app, "POST", "/v1/models/m:predict", predict)
+        status = await request(app, "GET", "/v1/models/m")
+        runner.release.set()
+        answered = await asyncio.gather(*held)
+        after = await request(app, "POST", "/v1/models/m:predict", predict)
+        return beyond, status, answered, after
+
+    beyond, status, answered, after = asyncio.run(main())
+    assert beyond[0] == 503 and "2 predict requests" in beyond[1]["error"], beyond
+    assert "--limit-concurrency" in beyond[1]["error"]
+    assert status == (200, {"status": "ok"})
+    assert answered == [(200, {"predictions": ["a"]})] * 2
+    assert after == (200, {"predictions": ["a"]})
 
 
 def test_a_learned_seq2seq_position_table_bounds_its_rows(trained):
