@@ -36,6 +36,29 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=rank)  # stable: a file's tests keep their order
 
 
+# Seconds spent per test file (setup, call and teardown, fixtures included),
+# summed on the controller as reports arrive, and the slowest files printed at
+# the end of every run: where the suite's time goes, file by file.
+_FILE_SECONDS: dict[str, float] = {}
+_SLOWEST_FILES_SHOWN = 12
+
+
+def pytest_runtest_logreport(report):
+    path = report.nodeid.split("::")[0]
+    _FILE_SECONDS[path] = _FILE_SECONDS.get(path, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if os.environ.get("PYTEST_XDIST_WORKER") or not _FILE_SECONDS:
+        return
+    total = sum(_FILE_SECONDS.values())
+    terminalreporter.section(f"slowest {_SLOWEST_FILES_SHOWN} files (of {len(_FILE_SECONDS)})")
+    slowest = sorted(_FILE_SECONDS.items(), key=lambda item: -item[1])[:_SLOWEST_FILES_SHOWN]
+    for path, seconds in slowest:
+        terminalreporter.write_line(f"{seconds:8.1f} s  {100 * seconds / total:5.1f}%  {path}")
+    terminalreporter.write_line(f"{total:8.1f} s  in all test files (summed over workers)")
+
+
 @pytest.fixture(autouse=True)
 def _seed_and_clean_state():
     keras.utils.set_random_seed(1234)
