@@ -79,6 +79,10 @@ class DirectoryBusy(RuntimeError):
     """Another live process holds the lock of a directory."""
 
 
+# What `DirectoryLock` writes into its file, and so what it may take over.
+_LOCK_LINE = re.compile(r"pid \d+ on [^\n]*: [^\n]*\n")
+
+
 class DirectoryLock:
     """An exclusive lock on a directory: a `.lock` file in it naming the owner.
 
@@ -104,8 +108,27 @@ class DirectoryLock:
         except OSError:
             return "unknown"
 
+    def _check_ours(self) -> None:
+        """Refuse a `.lock` this library did not write (a user's file, a
+        directory, a link): taking it over would overwrite and then delete it.
+        An empty file is ours, cut short between its truncation and write."""
+        if not os.path.lexists(self.path):
+            return
+        content = None
+        if self.path.is_file() and not self.path.is_symlink():
+            try:
+                content = self.path.read_text(errors="replace")
+            except OSError:
+                content = None
+        if content is None or (content and not _LOCK_LINE.fullmatch(content)):
+            raise FileExistsError(
+                f"{self.path} exists and was not written by keras-attention (a lock file holds "
+                "one line, 'pid N on HOST: COMMAND'). Move it away, or choose another directory."
+            )
+
     def acquire(self) -> "DirectoryLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._check_ours()
         while True:
             file = open(self.path, "a+")
             try:

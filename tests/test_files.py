@@ -104,6 +104,19 @@ def test_a_lock_file_left_by_a_dead_process_is_taken_over(tmp_path, dead_pid):
         assert lock.path.read_text().startswith(f"pid {os.getpid()} ")
 
 
+@pytest.mark.parametrize("content", ["my own notes\n", "pid 12 is what I call it"])
+def test_a_lock_file_this_library_did_not_write_is_refused_and_kept(tmp_path, content):
+    (tmp_path / ".lock").write_text(content)
+    with pytest.raises(FileExistsError, match=r"\.lock exists and was not written by keras-attention"):
+        DirectoryLock(tmp_path, "keras-attention train").acquire()
+    assert (tmp_path / ".lock").read_text() == content
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / ".lock").mkdir()  # not even a file
+    with pytest.raises(FileExistsError, match="not written by keras-attention"):
+        DirectoryLock(tmp_path / "sub").acquire()
+    assert (tmp_path / "sub" / ".lock").is_dir()
+
+
 def test_a_lock_held_by_another_process_is_refused(tmp_path):
     # The module loaded from its file alone: the package's __init__ would import TensorFlow.
     holder = subprocess.Popen(
