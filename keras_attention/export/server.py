@@ -43,6 +43,7 @@ import contextlib
 import ctypes
 import json
 import logging
+import math
 import re
 import socket
 import struct
@@ -156,9 +157,12 @@ def _leaf(name, value, spec: tf.TensorSpec):
     if dtype.is_floating:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             try:
-                return float(value)
+                number = float(value)
             except OverflowError:
                 raise RequestError(f"Input {name!r}: {value!r:.40} does not fit {dtype.name}.") from None
+            if not math.isfinite(number):  # JSON's NaN, Infinity, or 1e400
+                raise RequestError(f"Input {name!r} must hold finite numbers. Received: {value!r:.40}")
+            return number
         raise RequestError(f"Input {name!r} must hold numbers ({dtype.name}). Received: {value!r:.80}")
     raise RequestError(f"Input {name!r} has dtype {dtype.name}, which this server cannot read from JSON.")
 

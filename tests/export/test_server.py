@@ -972,3 +972,17 @@ def test_the_deploy_files_are_consistent():
         args = build_parser().parse_args(entrypoint[1:] + arguments)
         assert (args.handler.__name__, args.host, args.port) == ("_serve", "0.0.0.0", 8501)
         assert args.path.startswith("/models/")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_float_input_must_be_finite(value):
+    import json
+
+    import tensorflow as tf
+
+    from keras_attention.export.server import RequestError, _leaf
+
+    parsed = json.loads(json.dumps({"temperature": value}))["temperature"]  # NaN / Infinity / -Infinity
+    with pytest.raises(RequestError, match="Input 'temperature' must hold finite numbers"):
+        _leaf("temperature", parsed, tf.TensorSpec([None], tf.float32))
+    assert _leaf("temperature", 0.5, tf.TensorSpec([None], tf.float32)) == 0.5
