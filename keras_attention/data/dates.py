@@ -92,8 +92,8 @@ _NUMERIC_LAYOUTS = ("{Y}.{mm}.{dd}", "{Y}/{mm}/{dd}", "{Y}{mm}{dd}", "{dd}.{mm}.
 _CONTEXT = {
     "training": {
         # Up to which draw in [0, 1) a date gets a prefix, else a suffix,
-        # both, or sits inside a phrase: 35% have context.
-        "placements": (0.13, 0.21, 0.25, 0.35),
+        # both, sits inside a phrase, or among made-up words: 40% have context.
+        "placements": (0.1, 0.16, 0.19, 0.25, 0.4),
         "prefixes": (
             "on ", "due ", "due on ", "meeting on ", "born ", "released on ", "deadline ",
             "dated ", "from ", "until ", "by ", "expires ", "signed ", "shipped on ",
@@ -120,7 +120,7 @@ _CONTEXT = {
         ),
     },
     "held_out": {
-        "placements": (0.3, 0.55, 0.7, 1.0),  # every date: the split measures nothing else
+        "placements": (0.3, 0.55, 0.7, 1.0, 1.0),  # every date: the split measures nothing else
         "prefixes": (
             "audit ", "expo ", "gala ", "picnic ", "lease ends ", "junk pickup ",
             "novice intake ", "janitor quits ",
@@ -137,6 +137,18 @@ _CONTEXT = {
 }
 _HOLIDAYS = {(12, 25): "Christmas Day, ", (1, 1): "New Year's Day, ", (10, 31): "Halloween, "}
 _CONTEXTS = tuple(_CONTEXT)
+_HELD_OUT_WORDS = frozenset(
+    word
+    for part in ("prefixes", "suffixes", "around")
+    for phrase in _CONTEXT["held_out"][part]
+    for word in "".join(phrase).split()
+)
+# Made-up words: a word the tokenizer never learned is spelled in short
+# pieces, some of which a month or weekday also has ("ro-ug-hly", "may-be"),
+# and a model that only ever saw whole context words reads a month into them.
+# Three in ten begin with a month's or weekday's first three letters.
+_DATE_WORD_STARTS = tuple(sorted({name[:3].lower() for name in _MONTHS + _WEEKDAYS}))
+_VOWELS, _CONSONANTS = "aeiouy", "bcdfghjklmnpqrstvwxz"
 
 
 def _is_word_template(layout: str, month: str, day: str, weekday: str) -> bool:
@@ -244,12 +256,36 @@ def _written(day_of, word_templates, numeric_share: float, rng: random.Random) -
     return _recase(text, rng.choice(("as_is", "as_is", "lower", "upper")))
 
 
+def _names_a_date_part(word: str) -> bool:
+    """Whether a reader could take `word` for a month, weekday or day ("sept",
+    "wed", "fifth"), as tests/reference/dates.py would."""
+    names = [name.lower() for name in _MONTHS + _WEEKDAYS]
+    return (len(word) >= 3 and any(name.startswith(word) for name in names)) or (
+        word in _ORDINAL_WORDS
+    )
+
+
+def _made_up_word(rng: random.Random) -> str:
+    """A word no dictionary has ("vobem", "augri"), never one that names a
+    date part nor a held-out context word."""
+    while True:
+        word = rng.choice(_DATE_WORD_STARTS) if rng.random() < 0.3 else ""
+        for _ in range(rng.randint(2, 5)):
+            word += rng.choice(_VOWELS if rng.random() < 0.4 else _CONSONANTS)
+        if not _names_a_date_part(word) and word not in _HELD_OUT_WORDS:
+            return word
+
+
+def _made_up_words(rng: random.Random) -> str:
+    return " ".join(_made_up_word(rng) for _ in range(rng.randint(1, 2)))
+
+
 def _with_context(text: str, day_of, context: str, rng: random.Random) -> str:
     phrases = _CONTEXT[context]
     holiday = _HOLIDAYS.get(day_of[1:]) if context == "training" else None
     if holiday and rng.random() < 0.5:
         return holiday + text
-    prefix, suffix, both, around = phrases["placements"]
+    prefix, suffix, both, around, made_up = phrases["placements"]
     draw = rng.random()
     if draw < prefix:
         return rng.choice(phrases["prefixes"]) + text
@@ -259,6 +295,11 @@ def _with_context(text: str, day_of, context: str, rng: random.Random) -> str:
         return rng.choice(phrases["prefixes"]) + text + rng.choice(phrases["suffixes"])
     if draw < around:
         before, after = rng.choice(phrases["around"])
+        return before + text + after
+    if draw < made_up:
+        where = rng.randrange(3)
+        before = _made_up_words(rng) + " " if where != 1 else ""
+        after = " " + _made_up_words(rng) if where != 0 else ""
         return before + text + after
     return text
 

@@ -216,13 +216,13 @@ def test_context_words_sit_before_after_and_around_the_date():
         r"^(on|due on) .+ (at noon|in the morning)$",
     ):
         assert re.search(pattern, joined, re.MULTILINE), pattern
-    # About a third of the dates have words that are no part of a date.
+    # About two in five dates have words that are no part of a date.
     date_words = set(MONTHS) | set(WEEKDAYS) | set(ordinal_words()) | {
         "the", "of", "st", "nd", "rd", "th", "sept", "christmas", "day", "new", "year", "s", "halloween",
         "twenty", "thirty"}
     date_words |= {name[:3] for name in MONTHS + WEEKDAYS}
     with_context = [s for s in sources if _words([re.sub(r"\d+(st|nd|rd|th)?", " ", s)]) - date_words]
-    assert 0.3 < len(with_context) / len(sources) < 0.4
+    assert 0.35 < len(with_context) / len(sources) < 0.45
 
 
 def test_held_out_context_words_never_appear_in_training():
