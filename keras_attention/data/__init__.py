@@ -4,7 +4,14 @@ TensorFlow-only by design: tokenization runs inside `tf.data` (and later
 inside exported SavedModels), so strings never enter the Keras graph.
 """
 
-from keras_attention.data.dates import date_pairs, date_templates, is_iso_date, perturb_case
+from keras_attention.data.dates import (
+    date_pairs,
+    date_templates,
+    impossible_date_pairs,
+    impossible_dates,
+    is_iso_date,
+    perturb_case,
+)
 from keras_attention.data.datasets import docstring_summaries, docstring_topics, python_docstrings
 from keras_attention.data.pipelines import (
     classification_dataset,
@@ -47,6 +54,8 @@ __all__ = [
     "date_templates",
     "docstring_summaries",
     "docstring_topics",
+    "impossible_date_pairs",
+    "impossible_dates",
     "language_model_dataset",
     "load_tokenizer",
     "masked_lm_dataset",

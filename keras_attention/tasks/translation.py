@@ -24,6 +24,13 @@ __all__ = ["TranslationTask"]
 _GENERATION_BATCH = 64
 # How many pairs `embedded:dates` generates unless `data.num_examples` says.
 _DATES = 20000
+# The share of impossible dates in `embedded:dates` (answer ""). 6% of 36,000
+# pairs (the default recipe) is about 1,080 times 29 February of a common year
+# (some 14 for each of the 75; with the 360 of leap years, as many for each of
+# the 25) and 1,080 other days past a month's end (180 of each kind): enough
+# to learn which days exist, while 93% of the pairs stay the real dates a
+# reader mostly meets.
+_IMPOSSIBLE_SHARE = 0.06
 
 # Output constraints a translation recipe can ask for: strings -> bool, in TF ops.
 CONSTRAINTS = {"iso_date": data.is_iso_date}
@@ -32,9 +39,11 @@ BASELINES = {"first_sentence": first_sentence}
 
 
 def _embedded_dates(task) -> list:
-    # Training templates only: the held-out ones are a test split of their
-    # own (`generalization_splits`).
-    pairs = data.date_pairs(task.data_config.num_examples or _DATES, seed=task.seed)
+    # Training templates, context words and impossible dates only: the
+    # held-out ones are test splits of their own (`generalization_splits`).
+    pairs = data.date_pairs(
+        task.data_config.num_examples or _DATES, seed=task.seed, impossible=_IMPOSSIBLE_SHARE
+    )
     # One example per distinct source, so no test source is seen in training.
     return list(dict(pairs).items())
 
@@ -53,6 +62,28 @@ def _rouge_text(scores: dict) -> str:
     if "rougeL" not in scores:
         return ""
     return "   ROUGE-1/2/L: " + " / ".join(f"{scores[name]:.4f}" for name in ROUGE_TYPES)
+
+
+def _constraint_scores(constraint, answers: list, references: list) -> dict:
+    """How answers meet an output constraint, split by what was expected.
+
+    `validity`: the share of answers that satisfy the constraint, over the
+    examples whose expected answer is not "" (for the dates: the share of real
+    dates answered with a real date); an expected "" is no answer to check.
+    `no_answer`: over the examples whose expected answer is "" (impossible
+    dates), the share answered "". Each comes with its count of examples,
+    and is left out when it has none.
+    """
+    satisfied = constraint(tf.constant(answers, tf.string)).numpy()
+    expected = [bool(reference) for reference in references]
+    scores = {}
+    if any(expected):
+        scores["validity"] = float(np.mean([ok for ok, wanted in zip(satisfied, expected) if wanted]))
+        scores["validity_examples"] = sum(expected)
+    if not all(expected):
+        unanswered = [answer == "" for answer, wanted in zip(answers, expected) if not wanted]
+        scores["no_answer"] = {"exact_match": float(np.mean(unanswered)), "examples": len(unanswered)}
+    return scores
 
 
 class TranslationTask(Task):
@@ -141,8 +172,9 @@ class TranslationTask(Task):
         the CLI, the attention plots and the SavedModel's `serving_default`
         all call it, so what is scored is what is served. An empty (or blank)
         text translates to "". With `evaluation.output_constraint` (e.g.
-        "iso_date"), the answer is the best beam that satisfies it, or "" with
-        `valid` false when none does.
+        "iso_date"), the answer is the best beam that satisfies it or is ""
+        (the model's own "there is none", as for an impossible date), and ""
+        when no beam is either; `valid` is false for every "".
 
         Returns:
             A dict of `translation` string `(batch,)`, `score` float32
@@ -171,11 +203,17 @@ class TranslationTask(Task):
         )
         constraint = evaluation.output_constraint
         if constraint:
-            # The best hypothesis that satisfies the constraint; none: "" and
-            # valid=False, never a made-up answer.
-            allowed = tf.reshape(CONSTRAINTS[constraint](tf.reshape(beams, [-1])), tf.shape(scores))
-            valid = tf.logical_and(tf.reduce_any(allowed, axis=1), tf.logical_not(empty))
+            # The best hypothesis that satisfies the constraint or is "": a
+            # model taught to answer "" (an impossible date) means it, and a
+            # worse beam that satisfies the constraint would be made up.
+            # Neither: "" and valid=False too.
+            satisfied = tf.reshape(CONSTRAINTS[constraint](tf.reshape(beams, [-1])), tf.shape(scores))
+            allowed = tf.logical_or(satisfied, tf.equal(beams, ""))
             choice = tf.argmax(tf.cast(allowed, tf.int32), axis=1, output_type=tf.int32)
+            valid = tf.logical_and(
+                tf.logical_and(tf.reduce_any(allowed, axis=1), tf.logical_not(empty)),
+                tf.gather(satisfied, choice, batch_dims=1),
+            )
         else:
             valid = tf.logical_not(empty)
             choice = tf.zeros_like(scores[:, 0], tf.int32)
@@ -270,8 +308,9 @@ class TranslationTask(Task):
             f"Input texts are cut to their first {length} token ids (`truncated` says which were).",
             f"Translations are at most {length - 1} tokens long; decoding: {self._decoding()}.",
             "An empty or blank text translates to \"\" (`valid` false).",
-            (f"Output constraint `{constraint}`: the answer is the best beam that satisfies it, or "
-             "\"\" with `valid` false when none does (never a made-up answer)."
+            (f"Output constraint `{constraint}`: the answer is the best beam that satisfies it or is "
+             "\"\" (the model's own answer that there is none), else \"\"; `valid` is false for "
+             "every \"\" (never a made-up answer)."
              if constraint else "No output constraint: the best beam is answered as it is."),
             *super().serving_limits(model),
         ]
@@ -301,17 +340,25 @@ class TranslationTask(Task):
 
     def generalization_splits(self) -> dict[str, list]:
         """Test splits beyond the random one, for the embedded dates: formats
-        never seen in training, and the test split with words re-cased."""
+        never seen in training, the test split with words re-cased, dates
+        among context words never seen in training, and impossible dates
+        never seen in training beside real dates at a month's end. Each has
+        as many examples as the random split."""
         if self.source != "embedded:dates":
             return {}
         count = min(self.recipe.evaluation.max_examples, max(len(self.test_examples), 1))
-        held_out = data.date_pairs(count, seed=self.seed + 1, templates="held_out")
         return {
-            "held_out_templates": held_out,
+            "held_out_templates": data.date_pairs(
+                count, seed=self.seed + 1, templates="held_out", impossible=_IMPOSSIBLE_SHARE
+            ),
             "case_perturbed": [
                 (data.perturb_case(source, seed=self.seed + i), target)
                 for i, (source, target) in enumerate(self.test_examples[:count])
             ],
+            "unseen_context": data.date_pairs(
+                count, seed=self.seed + 2, context="held_out", impossible=_IMPOSSIBLE_SHARE
+            ),
+            "impossible_dates": data.impossible_date_pairs(count, seed=self.seed + 3),
         }
 
     def _text_scores(self, raw, examples) -> tuple[dict, list, list]:
@@ -339,8 +386,7 @@ class TranslationTask(Task):
         scores, predictions, references = self._text_scores(raw, examples)
         constraint = self.recipe.evaluation.output_constraint
         if constraint:
-            valid = CONSTRAINTS[constraint](tf.constant(raw, tf.string)).numpy()
-            scores["validity"] = float(np.mean(valid))
+            scores.update(_constraint_scores(CONSTRAINTS[constraint], raw, references))
         return scores, list(zip(sources, predictions, references))
 
     def evaluate(self, model, log=print):
@@ -374,10 +420,14 @@ class TranslationTask(Task):
             metrics["splits"][name], _ = self._score(model, split)
         for name, split in metrics["splits"].items():
             validity = f"   validity {split['validity']:.4f}" if "validity" in split else ""
+            if "no_answer" in split:
+                validity += (f"   \"\" when none {split['no_answer']['exact_match']:.4f}"
+                             f" of {split['no_answer']['examples']}")
             log(f"  {name:20} exact match {split['exact_match']:.4f}{validity}"
                 f"   ({split['examples']} examples)")
-        if "validity" in scores:
-            metrics["validity"] = min(split["validity"] for split in metrics["splits"].values())
+        validities = [split["validity"] for split in metrics["splits"].values() if "validity" in split]
+        if validities:
+            metrics["validity"] = min(validities)
         for source, prediction, reference in rows[: evaluation.num_samples]:
             mark = "ok" if prediction.strip() == reference.strip() else "WRONG"
             log(f"  {source!r:40} -> {prediction!r:16} [{mark}, expected {reference!r}]")

@@ -242,7 +242,8 @@ class EvaluationConfig:
         None, minimum=0, unset=0, doc="None (or 0): n-grams may repeat"
     )
     # translation: None, or "iso_date" (answer with the best beam that is a
-    # real calendar date, or "" when none is)
+    # real calendar date or "", the model's own answer that there is none;
+    # "" when no beam is either)
     output_constraint: str | None = _field(None, choices=("iso_date",), unset="")
     # translation: also score ROUGE-1/2/L F-measures (rouge-score), as for summaries
     rouge: bool = _field(False)

@@ -25,15 +25,17 @@ def ordinal_words():
     return words
 
 
-def read_date(text: str) -> datetime.date:
-    """The date `text` describes; AssertionError when it describes none."""
+def read_date_parts(text: str) -> tuple[int, int, int, list[int]]:
+    """`(year, month, day, weekdays)` that `text` writes, whether or not that
+    day exists (`weekdays`: the weekday numbers it names, Monday 0);
+    AssertionError when it writes no single date."""
     text = text.lower()
     numeric = re.search(r"\b(\d{4})([./-]?)(\d{1,2})\2(\d{1,2})\b", text)
     if numeric:
-        return datetime.date(int(numeric[1]), int(numeric[3]), int(numeric[4]))
+        return int(numeric[1]), int(numeric[3]), int(numeric[4]), []
     day_first = re.search(r"\b(\d{2})\.(\d{2})\.(\d{4})\b", text)
     if day_first:
-        return datetime.date(int(day_first[3]), int(day_first[2]), int(day_first[1]))
+        return int(day_first[3]), int(day_first[2]), int(day_first[1]), []
     words = re.findall(r"[a-z]+(?:-[a-z]+)?|\d+(?:st|nd|rd|th)?", text)
     years = [int(w) for w in words if re.fullmatch(r"\d{4}", w)]
     months = [i + 1 for w in words for i, name in enumerate(MONTHS)
@@ -42,7 +44,14 @@ def read_date(text: str) -> datetime.date:
     days = [int(re.match(r"\d+", w)[0]) for w in words if re.fullmatch(r"\d{1,2}(st|nd|rd|th)?", w)]
     days += [ordinals[w] for w in words if w in ordinals]
     assert len(years) == 1 and len(months) == 1 and len(days) == 1, (text, years, months, days)
-    date = datetime.date(years[0], months[0], days[0])
     named = [i for w in words for i, name in enumerate(WEEKDAYS) if len(w) >= 3 and name.startswith(w)]
+    return years[0], months[0], days[0], named
+
+
+def read_date(text: str) -> datetime.date:
+    """The date `text` describes; AssertionError when it describes none, and
+    ValueError when the day it writes does not exist."""
+    year, month, day, named = read_date_parts(text)
+    date = datetime.date(year, month, day)
     assert named in ([], [date.weekday()]), f"wrong weekday in {text!r}"
     return date

@@ -47,10 +47,12 @@ def test_read_file_reads_tab_separated_pairs_and_reports_bad_lines(tmp_path):
 
 
 def test_the_embedded_dates_have_one_pair_per_source():
-    task = _task({"num_examples": 300})
+    """ISO dates, and "" for the impossible dates among them (6%)."""
+    task = _task({"num_examples": 2000})
     pairs = task.read_examples()
-    assert 0 < len(pairs) <= 300 and len({source for source, _ in pairs}) == len(pairs)
-    assert all(len(target) == 10 and target[4] == "-" for _, target in pairs)  # ISO dates
+    assert 0 < len(pairs) <= 2000 and len({source for source, _ in pairs}) == len(pairs)
+    assert all(target == "" or len(target) == 10 and target[4] == "-" for _, target in pairs)
+    assert 0.04 < sum(not target for _, target in pairs) / len(pairs) < 0.08
 
 
 def test_the_preprocessor_gives_the_tokenizers_ids():
@@ -153,6 +155,31 @@ def test_validity_is_the_share_of_answers_that_satisfy_the_constraint():
     metrics = task.evaluate(model=None, log=lambda *_: None)
     assert metrics["validity"] == pytest.approx(0.5)  # 2021-02-29 is no date, "" is none
     assert metrics["splits"]["random"]["validity"] == pytest.approx(0.5)
+    assert "no_answer" not in metrics["splits"]["random"]
+
+
+def test_an_expected_empty_answer_is_scored_apart_from_validity():
+    """Validity counts the examples that expect an answer (a right "" for an
+    impossible date is not an invalid answer); `no_answer` gives the share
+    of those that expect "" answered "". A "" where a date was expected is
+    invalid."""
+    task = _task(evaluation={"output_constraint": "iso_date"})
+    task.test_examples = [("a", "2020-01-01"), ("b", "2020-02-02"), ("c", "2020-02-29"),
+                          ("february 29, 2023", ""), ("april 31, 2024", ""), ("31.06.2021", "")]
+    answers = {"a": "2020-01-01", "b": "2020-02-02", "c": "", "february 29, 2023": "",
+               "april 31, 2024": "", "31.06.2021": "2021-06-30"}
+    task.predict = lambda model, texts: [answers[text] for text in texts]
+    logged = []
+    metrics = task.evaluate(model=None, log=logged.append)
+    random = metrics["splits"]["random"]
+    assert random["exact_match"] == pytest.approx(4 / 6)
+    assert random["validity"] == pytest.approx(2 / 3) and random["validity_examples"] == 3
+    assert random["no_answer"] == {"exact_match": pytest.approx(2 / 3), "examples": 3}
+    assert metrics["validity"] == pytest.approx(2 / 3)
+    assert any('"" when none 0.6667 of 3' in line for line in logged)
+    task.test_examples = [("february 29, 2023", ""), ("april 31, 2024", "")]
+    metrics = task.evaluate(model=None, log=lambda *_: None)
+    assert "validity" not in metrics and metrics["splits"]["random"]["no_answer"]["exact_match"] == 1.0
 
 
 # Everyday text a lossy tokenizer alters (WordPiece: `don ’ t`, `3. 14`, `$ 5, 000`).
@@ -249,7 +276,9 @@ class _FixedBeams:
 
 def test_iso_date_constraint_answers_with_the_best_real_date_or_nothing(tmp_path):
     """The best beam that is a calendar date wins over better-scored impossible
-    ones; when no beam is a date, the answer is "" and `valid` is false."""
+    ones; when no beam is a date, the answer is "" and `valid` is false. A ""
+    beam (a model taught that an impossible date has no answer) ranked above
+    every real date is the answer, not the worse-scored date below it."""
     recipe = validate_recipe({
         "data": {"num_examples": 300, "vocabulary_size": 400},
         "evaluation": {"beam_size": 3, "output_constraint": "iso_date"},
@@ -261,15 +290,20 @@ def test_iso_date_constraint_answers_with_the_best_real_date_or_nothing(tmp_path
         ["2020-06-31", "2020-06-30", "2020-06-01"],   # the second beam is the first real date
         ["2021-02-29", "2021-13-01", "2021-00-10"],   # none is
         ["1999-12-25", "1999-12-26", "2000-02-30"],   # the best one is
+        ["", "2023-02-28", "2023-03-01"],             # the model's own "": there is none
+        ["2023-02-29", "", "2024-02-29"],             # "" before any real date
+        ["2023-02-28", "", "2023-03-01"],             # a real date before ""
     ])
-    outputs = task.translate(model, tf.constant(["a", "b", "c"]))
-    assert [t.decode() for t in outputs["translation"].numpy()] == ["2020-06-30", "", "1999-12-25"]
-    assert outputs["valid"].numpy().tolist() == [True, False, True]
-    assert outputs["score"].numpy().tolist() == [-1.0, 0.0, 0.0]  # the chosen beam's
-    assert not np.any(outputs["token_ids"].numpy()[1])  # no made-up ids either
+    outputs = task.translate(model, tf.constant(["a", "b", "c", "d", "e", "f"]))
+    assert [t.decode() for t in outputs["translation"].numpy()] == [
+        "2020-06-30", "", "1999-12-25", "", "", "2023-02-28"]
+    assert outputs["valid"].numpy().tolist() == [True, False, True, False, False, True]
+    assert outputs["score"].numpy().tolist() == [-1.0, 0.0, 0.0, 0.0, -1.0, 0.0]  # the chosen beam's
+    assert not np.any(outputs["token_ids"].numpy()[[1, 3, 4]])  # no made-up ids either
     task.recipe = task.recipe.replace(evaluation={"output_constraint": None})
-    outputs = task.translate(model, tf.constant(["a", "b", "c"]))
-    assert [t.decode() for t in outputs["translation"].numpy()] == ["2020-06-31", "2021-02-29", "1999-12-25"]
+    outputs = task.translate(model, tf.constant(["a", "b", "c", "d", "e", "f"]))
+    assert [t.decode() for t in outputs["translation"].numpy()] == [
+        "2020-06-31", "2021-02-29", "1999-12-25", "", "2023-02-29", "2023-02-28"]
 
 
 def test_predict_translates_in_batches_as_translate_does():
@@ -285,8 +319,9 @@ def test_generalization_splits_only_for_the_embedded_dates():
     task.source = "embedded:dates"
     task.test_examples = [("5 March 2024", "2024-03-05")] * 6
     splits = task.generalization_splits()
-    assert sorted(splits) == ["case_perturbed", "held_out_templates"]
-    assert len(splits["held_out_templates"]) == 4 and len(splits["case_perturbed"]) == 4
+    assert sorted(splits) == ["case_perturbed", "held_out_templates", "impossible_dates",
+                              "unseen_context"]
+    assert all(len(split) == 4 for split in splits.values())
     assert all(source.lower() == "5 march 2024" and target == "2024-03-05"
                for source, target in splits["case_perturbed"])
     task.source = "pairs.tsv"
