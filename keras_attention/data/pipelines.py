@@ -3,9 +3,12 @@
 Each pipeline turns texts into token ids with the task's preprocessor
 (`keras_attention.data.preprocessors`) inside `tf.data.Dataset.map` (so
 strings never reach the model), caches the deterministic preprocessed
-examples, then shuffles, optionally repeats, batches and prefetches.
-Everything random draws from `seed`, so two pipelines built with the same
-arguments yield the same batches. The element structure is the
+examples, then shuffles, batches and prefetches: one pass over the
+examples, or with `repeat` an endless stream of passes, each shuffled and
+batched on its own. Everything random draws from `seed` (and, in a stream,
+the pass), so two pipelines built with the same arguments yield the same
+batches, and a stream can start at any batch (`start`: where a resumed
+training run left off). The element structure is the
 `(inputs, targets)` or `(inputs, targets, sample_weights)` that
 `keras.Model.fit` takes.
 """
@@ -62,19 +65,47 @@ def _dense_rows(*example):
     return example[0] if len(example) == 1 else example
 
 
-def _shuffled(dataset, shuffle, seed, repeat, num_examples=_SHUFFLE_BUFFER_SIZE):
-    # Cached before shuffling: tokenization is deterministic and done once,
-    # while the order changes every epoch (and is the same for a given seed).
-    dataset = dataset.cache()
-    if shuffle:
-        dataset = dataset.shuffle(
-            min(num_examples, _SHUFFLE_BUFFER_SIZE),
-            seed=seed,
-            reshuffle_each_iteration=True,
+def _passes(examples, batch, shuffle, seed, repeat, start, num_examples=_SHUFFLE_BUFFER_SIZE):
+    """The batches of `examples`: one pass, or with `repeat` an endless stream of passes.
+
+    `batch(examples, index)` batches pass `index` of the (shuffled) examples.
+    They are cached before shuffling: tokenization is deterministic and done
+    once. Without `repeat`, a shuffled pass is shuffled again each time it is
+    iterated. With `repeat`, pass k is shuffled with a seed made of `seed`
+    and k, and batched on its own, so the stream is the same whatever
+    iterated it before: one that starts at batch `start` is the stream from
+    0 without its first `start` batches, and the passes before the one
+    holding that batch are skipped by their number, not made.
+    """
+    _validation.integer("start", start, 0)
+    if start and not repeat:
+        raise ValueError(f"`start` needs `repeat=True` (a stream of passes). Received: start={start!r}")
+    examples = examples.cache()
+    buffer_size = min(num_examples, _SHUFFLE_BUFFER_SIZE)
+    if not repeat:
+        if shuffle:
+            examples = examples.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
+        return batch(examples, tf.constant(0, tf.int64))
+
+    def one_pass(index):
+        if not shuffle:
+            return batch(examples, index)
+        # The graph-level seed of this function only: the shuffle's seeds are
+        # (1, pass seed) whatever the global seed (and TF's seed handling
+        # fails on a tensor op seed beside a global seed of 0).
+        tf.random.set_seed(1)
+        pass_seed = tf.random.stateless_uniform(
+            [], seed=tf.stack([tf.constant(seed, tf.int64), index]), minval=0, maxval=2**62, dtype=tf.int64
         )
-    if repeat:
-        dataset = dataset.repeat()
-    return dataset
+        return batch(examples.shuffle(buffer_size, seed=pass_seed, reshuffle_each_iteration=False), index)
+
+    in_order = batch(examples, tf.constant(0, tf.int64))
+    if not any(True for _ in examples.take(1)):
+        return in_order  # no batch to repeat: empty, as TF's `repeat` of an empty dataset
+    first_pass, skipped = 0, start
+    if start:  # every pass has as many batches, whatever its order: partial ones are kept
+        first_pass, skipped = divmod(start, int(in_order.reduce(0, lambda count, _: count + 1)))
+    return tf.data.Dataset.counter(first_pass).flat_map(one_pass).skip(skipped)
 
 
 def _bucket_boundaries(max_length, min_boundary=4, growth=1.1):
@@ -101,6 +132,7 @@ def seq2seq_dataset(
     bucket: bool = True,
     seed: int = 0,
     repeat: bool = False,
+    start: int = 0,
 ) -> tf.data.Dataset:
     """Batches of `(source, target)` pairs for an encoder-decoder, with teacher forcing.
 
@@ -128,8 +160,12 @@ def seq2seq_dataset(
         shuffle: bool, default True. Shuffle examples every epoch.
         bucket: bool, default True. Batch examples of similar length.
         seed: int, default 0. Seed of the shuffle.
-        repeat: bool, default False. Repeat forever (then pass
+        repeat: bool, default False. An endless stream of passes, each
+            shuffled (with `shuffle`) and bucketed on its own (then pass
             `steps_per_epoch` to `fit`).
+        start: int, default 0. With `repeat`, the batch of the stream to
+            start at: the batches before it are left out (a resumed
+            training run's data continues where it stopped).
 
     Returns:
         A `tf.data.Dataset` of `({"encoder_token_ids": (batch, source_length),
@@ -169,24 +205,25 @@ def seq2seq_dataset(
             )
     sources, targets = (list(texts) for texts in zip(*pairs))
     # Shifted per example, before padding, so no decoder input is [END].
-    dataset = _preprocessed((sources, targets), preprocessor.teacher_forcing)
-    dataset = _shuffled(dataset, shuffle, seed, repeat, len(pairs))
-    if bucket:
+    examples = _preprocessed((sources, targets), preprocessor.teacher_forcing)
+    boundaries = _bucket_boundaries(max_length)
 
-        def length(inputs, labels):
-            return tf.maximum(
-                tf.shape(inputs["encoder_token_ids"])[0],
-                tf.shape(inputs["decoder_token_ids"])[0],
-            )
+    def length(inputs, labels):
+        return tf.maximum(
+            tf.shape(inputs["encoder_token_ids"])[0],
+            tf.shape(inputs["decoder_token_ids"])[0],
+        )
 
-        boundaries = _bucket_boundaries(max_length)
-        dataset = dataset.bucket_by_sequence_length(
+    def batch(examples, index):
+        if not bucket:
+            return examples.padded_batch(batch_size)
+        return examples.bucket_by_sequence_length(
             element_length_func=length,
             bucket_boundaries=boundaries,
             bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
         )
-    else:
-        dataset = dataset.padded_batch(batch_size)
+
+    dataset = _passes(examples, batch, shuffle, seed, repeat, start, len(pairs))
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
@@ -198,6 +235,7 @@ def language_model_dataset(
     shuffle: bool = True,
     seed: int = 0,
     repeat: bool = False,
+    start: int = 0,
 ) -> tf.data.Dataset:
     """Next-token prediction batches cut from one stream of all the texts.
 
@@ -216,7 +254,10 @@ def language_model_dataset(
         batch_size: int >= 1.
         shuffle: bool, default True. Shuffle windows every epoch.
         seed: int, default 0. Seed of the shuffle.
-        repeat: bool, default False. Repeat forever.
+        repeat: bool, default False. An endless stream of passes, each
+            shuffled and batched on its own.
+        start: int, default 0. With `repeat`, the batch of the stream to
+            start at.
 
     Returns:
         A `tf.data.Dataset` of `(token_ids, next_token_ids)`, both int32
@@ -244,14 +285,17 @@ def language_model_dataset(
     preprocessor = LanguageModelPreprocessor(tokenizer, sequence_length)
     _validation.integer("batch_size", batch_size, 1)
     window = sequence_length + 1
-    dataset = (
+    windows = (
         _preprocessed(texts, preprocessor.encode)
         .unbatch()  # the stream, one id at a time
         .window(window, shift=sequence_length, drop_remainder=True)
         .flat_map(lambda ids: ids.batch(window))
     )
-    dataset = _shuffled(dataset, shuffle, seed, repeat)
-    dataset = dataset.batch(batch_size).map(preprocessor.next_token_split)
+
+    def batch(windows, index):
+        return windows.batch(batch_size).map(preprocessor.next_token_split)
+
+    dataset = _passes(windows, batch, shuffle, seed, repeat, start)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
@@ -265,6 +309,7 @@ def masked_lm_dataset(
     shuffle: bool = True,
     seed: int = 0,
     repeat: bool = False,
+    start: int = 0,
 ) -> tf.data.Dataset:
     """Masked-language-model batches (BERT pre-training) with dynamic masking.
 
@@ -276,9 +321,12 @@ def masked_lm_dataset(
     tokens are never reserved tokens. The model predicts the original ids at
     the chosen positions; the padded prediction slots have weight 0.
 
-    Masks are drawn after shuffling, in a sequential stream seeded by `seed`:
-    the same arguments give the same batches, and with `shuffle` (or
-    `repeat`) each epoch masks the texts differently.
+    Masks are drawn after shuffling by stateless random ops keyed by `seed`,
+    the pass and the batch's place in it: the same arguments give the same
+    batches, a stream started at `start` masks as one started at 0, and
+    each pass of a stream masks the texts differently (without `repeat`,
+    each iteration draws the same masks, for texts in a new order with
+    `shuffle`).
 
     Args:
         texts: list of str.
@@ -291,7 +339,10 @@ def masked_lm_dataset(
             `max(1, round(sequence_length * mask_rate))`.
         shuffle: bool, default True.
         seed: int, default 0. Seed of the shuffle and of the masking.
-        repeat: bool, default False. Repeat forever.
+        repeat: bool, default False. An endless stream of passes, each
+            shuffled, batched and masked on its own.
+        start: int, default 0. With `repeat`, the batch of the stream to
+            start at.
 
     Returns:
         A `tf.data.Dataset` of `(inputs, mask_ids, mask_weights)`: `inputs`
@@ -339,26 +390,25 @@ def masked_lm_dataset(
     # that MaskValuesChooser's random tokens, drawn from [0, vocabulary_size
     # - shift), land on ordinary tokens only once shifted back.
     shift = max(tokenizer.special_ids) + 1
-    chooser = tf_text.MaskValuesChooser(
-        vocab_size=tokenizer.vocabulary_size - shift,
-        mask_token=mask_id - shift,
-        mask_token_rate=_MASK_TOKEN_RATE,
-        random_token_rate=_RANDOM_TOKEN_RATE,
-    )
 
-    def mask(token_ids):  # (batch, None) ragged
-        # The graph-level seed of this map function only: its random ops get
-        # fixed op seeds, so the (sequential) stream of masks is reproducible.
-        tf.random.set_seed(seed)
-        # RandomItemSelector shuffles each row inside a parallel `map_fn`,
-        # where a stateful shuffle would draw in a varying order; a stateless
-        # one keyed by the batch and the row's first flat position does not.
-        batch_seed = tf.random.uniform([], maxval=2**31 - 1, dtype=tf.int64)
+    def mask(batch_key, token_ids):  # batch_key (2,) int64; token_ids (batch, None) ragged
+        selection_key, values_key = tf.unstack(tf.random.experimental.stateless_split(batch_key, 2))
 
+        # RandomItemSelector shuffles each row inside a parallel `map_fn`; a
+        # stateless shuffle keyed by the batch and the row's first flat
+        # position draws the same whatever the order the rows run in.
         def shuffle_row(positions):
             first_position = tf.cast(tf.reduce_min(positions), tf.int64)
-            row_seed = tf.stack([batch_seed, first_position])
+            row_seed = tf.random.experimental.stateless_fold_in(selection_key, first_position)
             return tf.random.experimental.stateless_shuffle(positions, seed=row_seed)
+
+        chooser = _StatelessMaskValuesChooser(
+            vocab_size=tokenizer.vocabulary_size - shift,
+            mask_token=mask_id - shift,
+            mask_token_rate=_MASK_TOKEN_RATE,
+            random_token_rate=_RANDOM_TOKEN_RATE,
+            seed=values_key,
+        )
 
         selector = tf_text.RandomItemSelector(
             max_selections_per_batch=max_predictions,
@@ -383,11 +433,45 @@ def masked_lm_dataset(
         token_ids, _ = preprocessor.encode(texts)
         return token_ids
 
-    dataset = _preprocessed(texts, encode)
-    dataset = _shuffled(dataset, shuffle, seed, repeat, len(texts))
-    # Not parallel: the masks come from stateful random ops, drawn in order.
-    dataset = dataset.ragged_batch(batch_size).map(mask)
+    def batch(examples, index):
+        pass_key = tf.stack([tf.constant(seed, tf.int64), index])
+        return (
+            examples.ragged_batch(batch_size)
+            .enumerate()
+            .map(lambda number, token_ids: mask(
+                tf.random.experimental.stateless_fold_in(pass_key, number), token_ids
+            ), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        )
+
+    examples = _preprocessed(texts, encode)
+    dataset = _passes(examples, batch, shuffle, seed, repeat, start, len(texts))
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+class _StatelessMaskValuesChooser(tf_text.MaskValuesChooser):
+    """tensorflow-text's `MaskValuesChooser` (which `mask_language_model`
+    requires) drawing with stateless random ops keyed by `seed`, a `(2,)`
+    int64 tensor: each selected item becomes `mask_token` with probability
+    `mask_token_rate`, a random id in `[0, vocab_size)` with probability
+    `random_token_rate`, and stays as it is otherwise."""
+
+    def __init__(self, vocab_size, mask_token, mask_token_rate, random_token_rate, seed):
+        super().__init__(vocab_size, mask_token, mask_token_rate, random_token_rate)
+        self.mask_token_rate = mask_token_rate
+        self.seed = seed
+
+    def get_mask_values(self, masked_lm_ids):  # (batch, None) ragged
+        ids = masked_lm_ids.flat_values
+        choice_key, token_key = tf.unstack(tf.random.experimental.stateless_split(self.seed, 2))
+        choice = tf.random.stateless_uniform(tf.shape(ids), seed=choice_key)
+        random_ids = tf.random.stateless_uniform(
+            tf.shape(ids), seed=token_key, minval=0, maxval=self.vocab_size, dtype=ids.dtype
+        )
+        values = tf.where(choice < self.mask_token_rate, tf.cast(self.mask_token, ids.dtype), ids)
+        randomized = (choice >= self.mask_token_rate) & (
+            choice < self.mask_token_rate + self.random_token_rate
+        )
+        return masked_lm_ids.with_flat_values(tf.where(randomized, random_ids, values))
 
 
 def classification_dataset(
@@ -400,6 +484,7 @@ def classification_dataset(
     shuffle: bool = True,
     seed: int = 0,
     repeat: bool = False,
+    start: int = 0,
 ) -> tf.data.Dataset:
     """Text-classification batches: "[CLS] tokens [SEP]" and an integer label.
 
@@ -416,7 +501,10 @@ def classification_dataset(
         label_names: list of str or None, default None.
         shuffle: bool, default True.
         seed: int, default 0. Seed of the shuffle.
-        repeat: bool, default False. Repeat forever.
+        repeat: bool, default False. An endless stream of passes, each
+            shuffled and batched on its own.
+        start: int, default 0. With `repeat`, the batch of the stream to
+            start at.
 
     Returns:
         A `tf.data.Dataset` of `({"token_ids": (batch, sequence_length),
@@ -452,12 +540,13 @@ def classification_dataset(
         token_ids, _ = preprocessor.encode(texts)
         return token_ids, labels
 
-    # Cached unpadded; padded per batch.
-    dataset = _preprocessed((texts, np.array(label_ids, np.int32)), encode)
-    dataset = _shuffled(dataset, shuffle, seed, repeat, len(texts))
-    dataset = dataset.ragged_batch(batch_size).map(
-        lambda token_ids, labels: (preprocessor.pad(token_ids), labels)
-    )
+    def batch(examples, index):  # cached unpadded; padded per batch
+        return examples.ragged_batch(batch_size).map(
+            lambda token_ids, labels: (preprocessor.pad(token_ids), labels)
+        )
+
+    examples = _preprocessed((texts, np.array(label_ids, np.int32)), encode)
+    dataset = _passes(examples, batch, shuffle, seed, repeat, start, len(texts))
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 

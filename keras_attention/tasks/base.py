@@ -26,6 +26,7 @@ from keras_attention._files import write_text_atomically
 from keras_attention.tasks._init_from import InitialRun, initialize, same_tokenizer
 from keras_attention.training.losses import MaskedSparseCategoricalCrossentropy
 from keras_attention.training.metrics import MaskedAccuracy
+from keras_attention.training.optimizers import count_batches
 from keras_attention.training.recipe import NONE, DataConfig, Recipe, RecipeError
 
 __all__ = ["GroupedExamples", "Task", "TextTask", "split", "split_groups"]
@@ -406,26 +407,40 @@ class Task:
         """The task's tokenizer (tasks with one)."""
         return self.tokenizers["tokenizer"]
 
-    def dataset(self, examples: list, shuffle: bool) -> tf.data.Dataset:
-        """One split's tf.data pipeline (training batches when `shuffle`)."""
+    def dataset(self, examples: list, shuffle: bool, start: int = 0) -> tf.data.Dataset:
+        """One split's tf.data pipeline: with `shuffle`, the training stream
+        (endless passes over the examples, each shuffled, from its batch
+        `start`), else one pass in order."""
         raise NotImplementedError
 
-    def _batching(self, shuffle: bool) -> dict:
+    def _batching(self, shuffle: bool, start: int = 0) -> dict:
         """The pipeline arguments every task shares."""
-        training = self.recipe.training
-        return dict(
-            batch_size=training.batch_size,
-            shuffle=shuffle,
-            seed=self.seed,
-            repeat=shuffle and training.steps_per_epoch is not None,
-        )
+        return dict(batch_size=self.recipe.training.batch_size, shuffle=shuffle, seed=self.seed,
+                    repeat=shuffle, start=start)
 
-    def datasets(self):
-        """`(train, validation)` tf.data datasets (validation None when empty)."""
+    def datasets(self, start: int = 0):
+        """`(train, validation)` tf.data datasets (validation None when empty).
+
+        The training data is an endless stream of passes over the training
+        examples, each shuffled with the seed and its number and batched on
+        its own, from its batch `start`: `fit` takes `steps_per_epoch()`
+        batches an epoch, and a resumed run continues at the batch where it
+        stopped (`training.callbacks.resume_batch`). The validation data is
+        one pass, in order.
+        """
         validation = (
             self.dataset(self.validation_examples, False) if self.validation_examples else None
         )
-        return self.dataset(self.train_examples, True), validation
+        return self.dataset(self.train_examples, True, start), validation
+
+    def steps_per_epoch(self) -> int:
+        """The batches of a training epoch: `training.steps_per_epoch`, else
+        those of one pass over the training examples (counted: bucketed
+        batches have no known number)."""
+        training = self.recipe.training
+        if training.steps_per_epoch is not None:
+            return training.steps_per_epoch
+        return count_batches(self.dataset(self.train_examples, False))
 
     def save_test_split(self, path: Path):
         """Write the test examples as JSON lines, atomically."""

@@ -54,14 +54,14 @@ class ClassificationTask(BertEncoderTask):
         super().load_tokenizers(run_dir)
         self.label_names = json.loads((run_dir / "label_names.json").read_text())
 
-    def dataset(self, examples, shuffle):
+    def dataset(self, examples, shuffle, start=0):
         return data.classification_dataset(
             [text for text, _ in examples],
             [str(label) for _, label in examples],
             self.tokenizer,
             sequence_length=self.data_config.max_length,
             label_names=self.label_names,
-            **self._batching(shuffle),
+            **self._batching(shuffle, start),
         )
 
     def model_arguments(self):

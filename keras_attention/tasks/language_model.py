@@ -48,12 +48,12 @@ class LanguageModelTask(TextTask):
         """Prompts -> ids for `generate`; ids -> strings."""
         return LanguageModelPreprocessor(self.tokenizer, self.data_config.max_length)
 
-    def dataset(self, texts, shuffle):
+    def dataset(self, texts, shuffle, start=0):
         return data.language_model_dataset(
             texts,
             self.tokenizer,
             sequence_length=self.data_config.max_length,
-            **self._batching(shuffle),
+            **self._batching(shuffle, start),
         )
 
     def model_arguments(self):

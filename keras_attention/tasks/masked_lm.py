@@ -27,12 +27,12 @@ class MaskedLMTask(TextTask, BertEncoderTask):
     def model_class(self):
         return BertMaskedLM
 
-    def dataset(self, texts, shuffle):
+    def dataset(self, texts, shuffle, start=0):
         return data.masked_lm_dataset(
             texts,
             self.tokenizer,
             sequence_length=self.data_config.max_length,
-            **self._batching(shuffle),
+            **self._batching(shuffle, start),
         )
 
     def model_arguments(self):

@@ -141,13 +141,13 @@ class TranslationTask(Task):
             self.source_tokenizer, self.target_tokenizer, self.data_config.max_length
         )
 
-    def dataset(self, pairs, shuffle):
+    def dataset(self, pairs, shuffle, start=0):
         return data.seq2seq_dataset(
             pairs,
             self.source_tokenizer,
             self.target_tokenizer,
             max_length=self.data_config.max_length,
-            **self._batching(shuffle),
+            **self._batching(shuffle, start),
         )
 
     def model_arguments(self):

@@ -17,6 +17,7 @@ __all__ = [
     "StopOnNaN",
     "TrainingDiverged",
     "fit_callbacks",
+    "resume_batch",
 ]
 
 
@@ -28,7 +29,8 @@ def _write_json_atomically(path: str, value) -> None:
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
-    """`BackupAndRestore` whose checkpoints survive a kill in the middle of a write.
+    """`BackupAndRestore` whose checkpoints survive a kill in the middle of a
+    write, and whose resume continues at the checkpoint's step.
 
     Keras writes `latest.weights.h5` in place, so a process killed while saving
     (SIGKILL, out of memory, a lost machine) can leave a truncated file that
@@ -36,39 +38,90 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     and renamed over it: a rename is atomic, so the backup directory always
     holds the previous complete checkpoint or the new one, never half of one.
 
-    It also checkpoints at the end of every epoch, so a finished epoch is never
-    trained again. Keras restarts an interrupted epoch from its first batch,
-    with the weights and optimizer state of the last checkpoint (at most
-    `save_freq` steps old). The `History` that a resumed `fit` returns holds
-    the epochs before the interruption too (kept in `history.json`), so what
-    reads it (Keras Tuner's score of a trial) sees every epoch.
+    A checkpoint records where the run is: its epoch and the steps of that
+    epoch already trained (`saved_position`). Keras restarts an interrupted
+    epoch from its first step; here a resumed `fit` lets the steps the
+    checkpoint has trained go by without training (its callbacks still see
+    their batch numbers), so it trains only the steps after the checkpoint
+    (at most `save_freq` steps were lost) and ends with the optimizer updates
+    of an uninterrupted run. The data must continue there too: give `fit` a
+    stream that starts at `resume_batch` (the tasks' `datasets(start=...)`).
+    The end of every epoch is checkpointed as well, so a finished epoch is
+    never trained again (and a checkpoint due at an epoch's last step waits
+    for that one). The `History` that a resumed `fit` returns holds the
+    epochs before the interruption too (kept in `history.json`), so what
+    reads it (Keras Tuner's score of a trial) sees every epoch; the resumed
+    epoch's training metrics cover its steps after the checkpoint.
     """
+
+    def saved_position(self) -> tuple[int, int]:
+        """`(epoch, step)` where the checkpoint in `backup_dir` resumes: the
+        epoch (0-based) and how many of its steps are trained; `(0, 0)`
+        without a checkpoint."""
+        if not os.path.exists(self._training_metadata_path):
+            return 0, 0
+        with open(self._training_metadata_path) as file:
+            metadata = json.load(file)
+        return metadata["epoch"], metadata.get("step", 0)
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
+        resumed_at, self._step = self.saved_position()
+        self._train_function = None
+        if self._step:
+            self._pass_over(self._step)
         self._epochs = []
         path = os.path.join(self.backup_dir, "history.json")
-        if os.path.exists(self._training_metadata_path) and os.path.exists(path):
-            with open(self._training_metadata_path) as file:
-                resumed_at = json.load(file)["epoch"]
+        if os.path.exists(path):
             with open(path) as file:  # only the epochs the checkpoint has finished
                 self._epochs = [row for row in json.load(file) if row["epoch"] < resumed_at]
         self._resumed_epochs = len(self._epochs)
 
+    def _pass_over(self, steps: int):
+        """Make the model's next `steps` steps train nothing and read no data:
+        the checkpoint has trained them, and the data starts after them.
+        (A step is one call of `train_function`: `steps_per_execution` 1.)"""
+        self._train_function = self.model.train_function
+        left = steps
+
+        def passed_over(iterator):
+            nonlocal left
+            left -= 1
+            if not left:
+                self._stop_passing_over()
+            return {}
+
+        self.model.train_function = passed_over
+
+    def _stop_passing_over(self):
+        if self._train_function is not None:
+            self.model.train_function, self._train_function = self._train_function, None
+
     def on_epoch_begin(self, epoch, logs=None):
-        # A checkpoint taken in this epoch restarts it (Keras counts from 0
+        # A checkpoint taken in this epoch resumes it (Keras counts from 0
         # in a resumed fit otherwise, and a second resume would start over).
         self._current_epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch < self._step:  # trained before the checkpoint
+            self._last_batch_seen = batch
+            return
+        self._step = batch + 1
+        # Not at an epoch's last step: its end, after validation, is saved.
+        if self._should_save_on_batch(batch) and self._step != self.params.get("steps"):
+            self._save_model()
 
     def on_epoch_end(self, epoch, logs=None):
         self._epochs.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
         os.makedirs(self.backup_dir, exist_ok=True)
         _write_json_atomically(os.path.join(self.backup_dir, "history.json"), self._epochs)
+        self._step = 0  # of the next epoch
         super().on_epoch_end(epoch, logs)
         if self.save_freq != "epoch":  # the base class saved already otherwise
             self._save_model()
 
     def on_train_end(self, logs=None):
+        self._stop_passing_over()  # when fit stopped before the checkpoint's step
         history = getattr(self.model, "history", None)
         earlier = self._epochs[: self._resumed_epochs]
         if earlier and isinstance(history, keras.callbacks.History):
@@ -82,9 +135,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         partial_weights = os.path.join(self.backup_dir, "partial.weights.h5")
         self.model.save_weights(filepath=partial_weights, overwrite=True)
         os.replace(partial_weights, self._weights_path)
-        _write_json_atomically(
-            self._training_metadata_path, {"epoch": self._current_epoch, "batch": self._last_batch_seen}
-        )
+        _write_json_atomically(self._training_metadata_path, {"epoch": self._current_epoch, "step": self._step})
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
@@ -175,6 +226,19 @@ def fit_callbacks(training, backup_dir: str, delete_checkpoint: bool = True) -> 
         )
     )
     return callbacks
+
+
+def resume_batch(callbacks: list, steps_per_epoch: int, initial_epoch: int = 0) -> int:
+    """The batch of a run's training data at which a `fit` with `callbacks`
+    starts: that of the checkpoint of their `AtomicBackupAndRestore`
+    (`epoch * steps_per_epoch + step`), else the first of `initial_epoch`.
+    Give `fit` the data from there (`Task.datasets(start=...)`)."""
+    for callback in callbacks:
+        if isinstance(callback, AtomicBackupAndRestore):
+            epoch, step = callback.saved_position()
+            if (epoch, step) != (0, 0):
+                return epoch * steps_per_epoch + step
+    return initial_epoch * steps_per_epoch
 
 
 class TrainingDiverged(RuntimeError):

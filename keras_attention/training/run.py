@@ -50,7 +50,7 @@ from keras_attention.export.saved_model import (
     export_versions,
 )
 from keras_attention.tasks import get_task
-from keras_attention.training.callbacks import ResumableEarlyStopping, fit_callbacks
+from keras_attention.training.callbacks import ResumableEarlyStopping, fit_callbacks, resume_batch
 from keras_attention.training.optimizers import compile_model, total_steps
 from keras_attention.training.recipe import Recipe, RecipeError, dump_recipe, load_recipe
 from keras_attention.training.strategy import get_strategy, patch_keras_for_multi_worker
@@ -219,8 +219,12 @@ def _fit(task, recipe: Recipe, strategy, work: Path, chief: bool, log) -> tuple[
     did)`: its `training_seconds`, and with early stopping its best and last
     epochs."""
     training = recipe.training
-    train_data, validation_data = task.datasets()
-    steps = total_steps(training, train_data) if training.schedule_kind == "cosine" else None
+    # The chief removes its checkpoint itself, once model.keras is saved.
+    callbacks = fit_callbacks(training, str(work / "backup"), delete_checkpoint=not chief)
+    steps_per_epoch = task.steps_per_epoch()
+    # Resumed, the data continues at the checkpoint's batch.
+    train_data, validation_data = task.datasets(start=resume_batch(callbacks, steps_per_epoch))
+    steps = total_steps(training, batches_per_epoch=steps_per_epoch) if training.schedule_kind == "cosine" else None
     with strategy.scope():
         model = compile_model(task.build_model(log=log), task, training, steps)
     if training.strategy == "multi_worker":
@@ -230,8 +234,6 @@ def _fit(task, recipe: Recipe, strategy, work: Path, chief: bool, log) -> tuple[
         f"{model.count_params():,} parameters; {len(task.train_examples):,} training, "
         f"{len(task.validation_examples):,} validation, {len(task.test_examples):,} test examples"
     )
-    # The chief removes its checkpoint itself, once model.keras is saved.
-    callbacks = fit_callbacks(training, str(work / "backup"), delete_checkpoint=not chief)
     if chief:
         callbacks += [
             keras.callbacks.CSVLogger(str(work / "history.csv"), append=True),
@@ -239,13 +241,13 @@ def _fit(task, recipe: Recipe, strategy, work: Path, chief: bool, log) -> tuple[
         ]
     started = time.time()
     with warnings.catch_warnings():
-        # Bucketed datasets have no known length: Keras learns it in epoch 1.
+        # Bucketed validation data has no known length: Keras learns it at its end.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
         model.fit(
             train_data,
             validation_data=validation_data,
             epochs=training.epochs,
-            steps_per_epoch=training.steps_per_epoch,
+            steps_per_epoch=steps_per_epoch,
             callbacks=callbacks,
             shuffle=False,  # the tf.data pipeline shuffles, deterministically
             # Live progress bars on a terminal, one line per epoch in logs.

@@ -21,7 +21,8 @@ import warnings
 
 import keras_tuner
 
-from keras_attention.training.optimizers import compile_model, count_batches, total_steps
+from keras_attention.training.callbacks import resume_batch
+from keras_attention.training.optimizers import compile_model, total_steps
 from keras_attention.training.recipe import Recipe
 
 __all__ = ["DEFAULT_SPACE", "INTERVALS", "TRAINING_SPACE", "TaskHyperModel"]
@@ -208,15 +209,19 @@ class TaskHyperModel(keras_tuner.HyperModel):
         task.recipe = recipe
         return task
 
-    def _total_steps(self, recipe: Recipe) -> int:
-        """A trial's number of optimizer updates (the cosine schedule ends there)."""
+    def _steps_per_epoch(self, recipe: Recipe) -> int:
+        """The batches of a trial's epoch (one pass over the data is counted
+        once per batch size)."""
         training = recipe.training
         if training.steps_per_epoch is not None:
-            return total_steps(training)
-        if training.batch_size not in self._batches:  # one pass over the data, counted once
-            train_data, _ = self._task(recipe).datasets()
-            self._batches[training.batch_size] = count_batches(train_data)
-        return total_steps(training, batches_per_epoch=self._batches[training.batch_size])
+            return training.steps_per_epoch
+        if training.batch_size not in self._batches:
+            self._batches[training.batch_size] = self._task(recipe).steps_per_epoch()
+        return self._batches[training.batch_size]
+
+    def _total_steps(self, recipe: Recipe) -> int:
+        """A trial's number of optimizer updates (the cosine schedule ends there)."""
+        return total_steps(recipe.training, batches_per_epoch=self._steps_per_epoch(recipe))
 
     def build(self, hp):
         values = self._sample(hp)
@@ -230,10 +235,14 @@ class TaskHyperModel(keras_tuner.HyperModel):
         `batch_size` (data passed in, as to any hypermodel, is used as it is)."""
         if args or "x" in kwargs:
             return model.fit(*args, **kwargs)
-        train_data, validation_data = self._task(self.trial_recipe(hp)).datasets()
+        recipe = self.trial_recipe(hp)
+        kwargs["steps_per_epoch"] = steps_per_epoch = self._steps_per_epoch(recipe)
+        # Resumed (a trial's checkpoint), the data continues at its batch.
+        start = resume_batch(kwargs.get("callbacks", []), steps_per_epoch, kwargs.get("initial_epoch", 0))
+        train_data, validation_data = self._task(recipe).datasets(start=start)
         kwargs.setdefault("validation_data", validation_data)
         kwargs.setdefault("shuffle", False)  # the tf.data pipeline shuffles, deterministically
         with warnings.catch_warnings():
-            # Bucketed datasets have no known length: Keras learns it in epoch 1.
+            # Bucketed validation data has no known length: Keras learns it at its end.
             warnings.filterwarnings("ignore", message="Your input ran out of data")
             return model.fit(train_data, **kwargs)

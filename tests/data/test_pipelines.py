@@ -157,6 +157,39 @@ def test_masked_lm_is_deterministic_for_a_seed(texts, text_tokenizer):
     assert not np.array_equal(first[0], other[0])
 
 
+def _streams(pairs, date_tokenizer, texts, text_tokenizer):
+    """`{name: build(start)}`: each pipeline's stream of passes (repeat=True)."""
+    return {
+        "seq2seq (bucketed)": lambda start: seq2seq_dataset(
+            pairs[:90], date_tokenizer, date_tokenizer, 8, 16, seed=3, repeat=True, start=start),
+        "language model": lambda start: language_model_dataset(
+            texts[:30], text_tokenizer, 16, 8, seed=3, repeat=True, start=start),
+        "masked LM": lambda start: masked_lm_dataset(
+            texts[:60], text_tokenizer, 16, 8, seed=3, repeat=True, start=start),
+        "classification": lambda start: classification_dataset(
+            texts[:60], [i % 3 for i in range(60)], text_tokenizer, 12, 8, seed=3, repeat=True, start=start),
+    }
+
+
+def _batches(dataset, num_batches):
+    return [tf.nest.flatten(batch) for batch in as_numpy(dataset, num_batches)]
+
+
+@pytest.mark.parametrize("name", ["seq2seq (bucketed)", "language model", "masked LM", "classification"])
+def test_a_stream_started_late_is_the_tail_of_the_stream(name, pairs, date_tokenizer, texts, text_tokenizer):
+    """A stream of passes that starts at batch `start` (a resumed run's data)
+    yields the batches of the stream from 0 after its first `start`, passes
+    after the first included; each pass is in another order."""
+    build = _streams(pairs, date_tokenizer, texts, text_tokenizer)[name]
+    whole = _batches(build(0), 40)
+    for start in (5, 17, 29):
+        for late, batch in zip(_batches(build(start), 40 - start), whole[start:], strict=True):
+            for a, b in zip(late, batch, strict=True):
+                np.testing.assert_array_equal(a, b)
+    first, second = (np.concatenate([np.ravel(batch[0]) for batch in whole[i::2]]) for i in (0, 1))
+    assert not np.array_equal(first, second)
+
+
 def test_classification_maps_string_labels(texts, text_tokenizer):
     labels = ["b", "a", "c", "a"] * 5
     dataset = classification_dataset(texts[:20], labels, text_tokenizer, 12, 8, shuffle=False)
@@ -193,6 +226,8 @@ def test_padding_fraction_counts_token_id_entries():
         (lambda p, t: classification_dataset(["a"], ["x"], t, 8, 8, label_names=["y"]), "'x'"),
         (lambda p, t: classification_dataset(["a"], [3], t, 8, 8, label_names=["y"]), "label 3"),
         (lambda p, t: classification_dataset(["a", "b"], [0], t, 8, 8), "1 labels for 2 texts"),
+        (lambda p, t: seq2seq_dataset(p, t, t, 8, 8, start=3), "`start` needs `repeat=True`"),
+        (lambda p, t: seq2seq_dataset(p, t, t, 8, 8, repeat=True, start=-1), "start=-1"),
     ],
 )
 def test_arguments_are_validated(pairs, date_tokenizer, build, message):

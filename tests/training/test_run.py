@@ -4,6 +4,7 @@ two-worker MultiWorkerMirroredStrategy job on 127.0.0.1 agrees on its weights.
 Every shipped recipe is trained by the documentation's own commands
 (tests/docs/test_docs_commands.py)."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -55,39 +56,216 @@ def _train_command(out, *options):
     ]
 
 
+# === Resuming: the batches after the checkpoint, in the uninterrupted order ===
+#
+# Each trained batch is recorded in the train step (`_record_batches`), and a
+# run is stopped after a given number of batches of an epoch (`_stop_at`). An
+# interrupted run, resumed until it finishes, must train exactly the batches of
+# an uninterrupted run, in its order, with as many optimizer updates, to the
+# same weights.
+
+# Epochs of one pass over the data (counted), a checkpoint every 4 batches.
+RESUMED = ["training.epochs=3", "training.steps_per_epoch=0", "training.batch_size=16",
+           "training.checkpoint_every=4", "training.warmup_steps=10", "evaluation.max_examples=4"]
+
+
+def _fingerprint(*tensors) -> str:
+    digest = hashlib.sha1()
+    for tensor in tensors:
+        digest.update(tensor.numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _record_batches(patch, record, models=None):
+    """Make `train` call `record(fingerprint)` for each batch its model trains on
+    (and append each model it compiles to `models`)."""
+    import tensorflow as tf
+
+    from keras_attention.training import run
+
+    compile_model = run.compile_model
+
+    def compile_and_record(model, *args, **kwargs):
+        model = compile_model(model, *args, **kwargs)
+        train_step = model.train_step
+
+        def record_batch(*tensors):
+            record(_fingerprint(*tensors))
+
+        def recorded_train_step(data):
+            tf.py_function(record_batch, tf.nest.flatten(data), [])
+            return train_step(data)
+
+        model.train_step = recorded_train_step
+        if models is not None:
+            models.append(model)
+        return model
+
+    patch.setattr(run, "compile_model", compile_and_record)
+
+
+def record_batches_to_file(path):
+    """`_record_batches` in a `keras-attention train` process: one line per batch."""
+    file = open(path, "a", buffering=1)
+    _record_batches(pytest.MonkeyPatch(), lambda fingerprint: file.write(fingerprint + "\n"))
+
+
+def _stop_at(patch, epoch: int, steps: int):
+    """Make `train` raise KeyboardInterrupt (Ctrl-C) once `steps` batches of
+    `epoch` are trained (at the start of the epoch for 0)."""
+    import keras
+
+    from keras_attention.training import run
+
+    class StopAt(keras.callbacks.Callback):
+        def on_epoch_begin(self, begun, logs=None):
+            self.epoch = begun
+            if (begun, 0) == (epoch, steps):
+                raise KeyboardInterrupt(f"stopped at the start of epoch {epoch}")
+
+        def on_train_batch_end(self, batch, logs=None):
+            if (self.epoch, batch + 1) == (epoch, steps):
+                raise KeyboardInterrupt(f"stopped after {steps} batches of epoch {epoch}")
+
+    fit_callbacks = run.fit_callbacks
+    # After the checkpoint callback: a checkpoint due at this batch is written first.
+    patch.setattr(run, "fit_callbacks", lambda *args, **kwargs: fit_callbacks(*args, **kwargs) + [StopAt()])
+
+
+def _checkpoint_position(out, steps_per_epoch: int) -> int:
+    """The batch (counted from the run's first) the checkpoint resumes at."""
+    metadata = json.loads((out / ".train-in-progress" / "backup" / "training_metadata.json").read_text())
+    return metadata["epoch"] * steps_per_epoch + metadata.get("step", 0)
+
+
+def _train_and_record(out, options, stop=None):
+    """`(batches trained, the model)` of one `train` into `out`, stopped at
+    `(epoch, steps)` when `stop` is given."""
+    from keras_attention.training.run import train
+
+    batches, models = [], []
+    with pytest.MonkeyPatch.context() as patch:
+        _record_batches(patch, batches.append, models)
+        recipe = (ROOT / "models" / "dates.toml", out, TINY["translation"] + options)
+        if stop is None:
+            train(*recipe, log=lambda *_: None)
+        else:
+            _stop_at(patch, *stop)
+            with pytest.raises(KeyboardInterrupt):
+                train(*recipe, log=lambda *_: None)
+    return batches, models[-1]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """`uninterrupted(*options)`: `(batches, optimizer iterations, weights)` of a
+    run with RESUMED and `options` that nothing stopped (each trained once)."""
+    runs = {}
+
+    def run(*options):
+        if options not in runs:
+            batches, model = _train_and_record(tmp_path_factory.mktemp("uninterrupted"), RESUMED + list(options))
+            runs[options] = batches, int(model.optimizer.iterations), model.get_weights()
+        return runs[options]
+
+    return run
+
+
 @pytest.mark.slow
-def test_training_killed_with_sigkill_resumes_from_its_checkpoint(tmp_path):
+@pytest.mark.parametrize(
+    "options, stops",
+    [
+        ([], [(0, 7)]),  # in the first epoch
+        ([], [(1, 0)]),  # at the end of the first epoch
+        ([], [(0, 13), (2, 6)]),  # mid first epoch, and again mid last epoch after the resume
+        # Accumulated updates: checkpoints in the middle of an update's micro-batches.
+        (["training.gradient_accumulation_steps=2", "training.checkpoint_every=3"], [(1, 5)]),
+    ],
+    ids=["mid-first-epoch", "epoch-boundary", "twice", "accumulation"],
+)
+def test_an_interrupted_run_resumes_at_its_checkpoints_batch(uninterrupted, tmp_path, options, stops):
+    """Resumed, a run trains the batches after its checkpoint, in the order of
+    an uninterrupted run: across all its attempts it trains each batch of that
+    run once, with as many optimizer updates, to the same weights."""
+    straight, iterations, weights = uninterrupted(*options)
+    epochs, accumulation = 3, 2 if options else 1
+    steps_per_epoch = len(straight) // epochs
+    assert len(straight) == epochs * steps_per_epoch and iterations == len(straight) // accumulation
     out = tmp_path / "run"
-    options = [
-        "training.epochs=3", "training.steps_per_epoch=30", "training.batch_size=8",
-        "training.checkpoint_every=5", "training.warmup_steps=10",
-        "evaluation.max_examples=8",
-    ]
+    trained, start = [], 0
+    for stop in stops:
+        batches, _ = _train_and_record(out, RESUMED + options, stop)
+        position = _checkpoint_position(out, steps_per_epoch)
+        stopped = stop[0] * steps_per_epoch + stop[1]
+        assert stopped - 4 < position <= stopped  # at most checkpoint_every batches lost
+        trained += batches[: position - start]
+        start = position
+    batches, model = _train_and_record(out, RESUMED + options)
+    trained += batches
+    assert trained == straight
+    assert int(model.optimizer.iterations) == iterations
+    for resumed, uninterrupted_weights in zip(model.get_weights(), weights):
+        np.testing.assert_allclose(resumed, uninterrupted_weights, rtol=1e-5, atol=1e-6)
+    history = out / "history.csv"
+    assert [int(line.split(",")[0]) for line in history.read_text().splitlines()[1:]] == [0, 1, 2]
+
+
+RECORDED_TRAIN = """
+import sys
+from tests.training.test_run import record_batches_to_file
+record_batches_to_file(sys.argv[1])
+from keras_attention.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.slow
+def test_training_killed_with_sigkill_resumes_from_its_checkpoint(uninterrupted, tmp_path):
+    """`keras-attention train` killed with SIGKILL in the middle of its second
+    epoch (of 30 batches, not a whole pass over the data): run again, it
+    resumes at the checkpoint's batch and trains what an uninterrupted run
+    does after it, ending with its optimizer updates and weights."""
+    import keras
+
+    out = tmp_path / "run"
+    options = ["training.steps_per_epoch=30", "training.checkpoint_every=5"]
+    straight, iterations, weights = uninterrupted(*options)
+    command = [sys.executable, "-c", RECORDED_TRAIN, None, "train", str(ROOT / "models" / "dates.toml"),
+               "--out", str(out), *sets(TINY["translation"] + RESUMED + options)]
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    process = subprocess.Popen(_train_command(out, *options), env=environment,
+    killed, resumed = tmp_path / "killed.txt", tmp_path / "resumed.txt"
+    process = subprocess.Popen([*command[:3], str(killed), *command[4:]], env=environment, cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # A run trains in RUN/.train-in-progress; its outputs move into RUN at the end.
-    history = out / ".train-in-progress" / "history.csv"
+    metadata = out / ".train-in-progress" / "backup" / "training_metadata.json"
     deadline = time.time() + 300
-    # Kill it once the first epoch is logged and a mid-epoch backup exists.
+    # Kill it once a checkpoint in the middle of the second epoch exists.
     while time.time() < deadline and process.poll() is None:
-        if history.exists() and len(history.read_text().splitlines()) >= 2 and (history.parent / "backup").exists():
-            break
-        time.sleep(0.2)
+        if metadata.exists() and json.loads(metadata.read_text())["epoch"] == 1:
+            if json.loads(metadata.read_text()).get("step", 0) > 0:
+                break
+        time.sleep(0.05)
     assert process.poll() is None, "training ended before it could be killed"
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not (out / "model.keras").exists()
-    first_epochs = [int(line.split(",")[0]) for line in history.read_text().splitlines()[1:]]
+    position = _checkpoint_position(out, 30)
+    assert 30 < position < 60
+    first_epochs = [int(line.split(",")[0]) for line in (out / ".train-in-progress" / "history.csv").read_text().splitlines()[1:]]
+    assert first_epochs == [0]
 
-    finished = subprocess.run(_train_command(out, *options), env=environment, capture_output=True, text=True, timeout=600)
+    finished = subprocess.run([*command[:3], str(resumed), *command[4:]], env=environment, cwd=ROOT,
+                              capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert "Resuming the interrupted run" in finished.stdout
-    history = out / "history.csv"
-    epochs = [int(line.split(",")[0]) for line in history.read_text().splitlines()[1:]]
-    assert epochs[: len(first_epochs)] == first_epochs
-    # The second run did not start again from epoch 0: it resumed.
-    assert epochs == list(range(3)), epochs
+    assert killed.read_text().split()[:position] == straight[:position]
+    assert resumed.read_text().split() == straight[position:]
+    model = keras.saving.load_model(out / "model.keras")
+    assert int(model.optimizer.iterations) == iterations == 90
+    for resumed_weights, uninterrupted_weights in zip(model.get_weights(), weights):
+        np.testing.assert_allclose(resumed_weights, uninterrupted_weights, rtol=1e-4, atol=1e-5)
+    epochs = [int(line.split(",")[0]) for line in (out / "history.csv").read_text().splitlines()[1:]]
+    assert epochs == [0, 1, 2]
     assert (out / "model.keras").exists() and not (out / ".train-in-progress").exists()
 
 

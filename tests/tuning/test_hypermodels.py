@@ -134,14 +134,16 @@ def test_searched_training_keys_replace_the_recipes(tiny):
 
 
 def test_a_trial_fits_at_its_batch_size(tiny):
-    """The searched batch size is the batch size of the data a trial fits on."""
+    """The searched batch size is the batch size of the data a trial fits on
+    (an endless stream of passes, an epoch `steps_per_epoch` of its batches)."""
     hypermodel = tiny({"batch_size": [4, 8]})
     hp = keras_tuner.HyperParameters()
     hypermodel._sample(hp)
 
     class Model:
         def fit(self, data, **kwargs):
-            self.sizes = {int(targets.shape[0]) for _, targets, *_ in data}
+            epoch = data.take(kwargs["steps_per_epoch"])
+            self.sizes = {int(targets.shape[0]) for _, targets, *_ in epoch}
             self.kwargs = kwargs
 
     for batch_size in (4, 8):
