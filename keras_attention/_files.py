@@ -79,8 +79,9 @@ class DirectoryBusy(RuntimeError):
     """Another live process holds the lock of a directory."""
 
 
-# What `DirectoryLock` writes into its file, and so what it may take over.
-_LOCK_LINE = re.compile(r"pid \d+ on [^\n]*: [^\n]*\n")
+# What `DirectoryLock` writes into its file (`pid N` alone from a process cut
+# short, or an older release), and so what it may take over.
+_LOCK_LINE = re.compile(r"pid \d+(?: on [^\n]*: [^\n]*)?\n")
 
 
 class DirectoryLock:
